@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {AgentPolicy, IAgentGuardrails} from "./interfaces/IAgentGuardrails.sol";
+import {AccountOwner} from "./libraries/AccountOwner.sol";
+import {AgentSession} from "./libraries/AgentSession.sol";
+import {AgentStorage} from "./libraries/AgentStorage.sol";
+import {GrantTypedData} from "./libraries/GrantTypedData.sol";
+import {PolicyRules} from "./libraries/PolicyRules.sol";
+
+/// @title AgentAdmin
+/// @notice The owner's and guardian's functions of every AgentAccount, reached only by DELEGATECALL from the account
+///         (which keeps the account's own code, and its payment path, under the contract size limit). It works on the
+///         account's storage through the shared ERC-7201 namespace; called directly it refuses everything.
+/// @dev Deployed by the AgentAccount constructor, one per implementation.
+contract AgentAdmin is IAgentGuardrails, EIP712 {
+    address private immutable _SELF;
+    address private immutable _ENTRY_POINT;
+
+    constructor(address entryPoint) EIP712("Stopline", "1") {
+        _SELF = address(this);
+        _ENTRY_POINT = entryPoint;
+    }
+
+    // ---------------------------------------------------------------- who may call
+
+    /// @dev The owner: the account itself (owner `execute` or an owner UserOperation's callData), the EntryPoint (only
+    ///      ever with an owner-signed op: agent ops can only call executeAsAgent), or the owner key directly.
+    function _checkOwner() private view {
+        AgentSession.checkNotLocked();
+        if (address(this) == _SELF) revert NotAuthorized(msg.sender);
+        address s = msg.sender;
+        if (s != address(this) && s != _ENTRY_POINT && s != AccountOwner.get()) revert NotAuthorized(s);
+    }
+
+    /// @dev The owner or the guardian. Returns who acts, for the event (the owner's address for owner paths).
+    function _checkOwnerOrGuardian() private view returns (address by) {
+        AgentSession.checkNotLocked();
+        if (address(this) == _SELF) revert NotAuthorized(msg.sender);
+        address s = msg.sender;
+        address g = AgentStorage.layout().guardian;
+        if (s == g && g != address(0)) return g;
+        address o = AccountOwner.get();
+        if (s != address(this) && s != _ENTRY_POINT && s != o) revert NotAuthorized(s);
+        return o;
+    }
+
+    function _existing(bytes32 agentId) private view returns (AgentStorage.Agent storage a) {
+        a = AgentStorage.layout().agents[agentId];
+        if (a.validUntil == 0) revert AgentNotFound(agentId);
+        if (a.key == address(0)) revert AgentIsRevoked(agentId);
+    }
+
+    function _checkNewKey(address key) private view {
+        if (key == address(0) || key == address(this) || key == AccountOwner.get()) revert InvalidAgentKey(key);
+        if (AgentStorage.layout().keyAgent[key] != bytes32(0)) revert AgentKeyInUse(key);
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    function grantAgent(bytes32 agentId, address key, AgentPolicy calldata policy) external {
+        _checkOwner();
+        _grant(agentId, key, policy);
+    }
+
+    function grantAgentBySig(
+        bytes32 agentId,
+        address key,
+        AgentPolicy calldata policy,
+        uint256 deadline,
+        bytes calldata ownerSignature
+    ) external {
+        AgentSession.checkNotLocked();
+        if (address(this) == _SELF) revert NotAuthorized(msg.sender);
+        if (block.timestamp > deadline) revert GrantExpired(deadline);
+        AgentStorage.Layout storage $ = AgentStorage.layout();
+        uint256 nonce = $.grantNonce;
+        bytes32 digest = _hashTypedDataV4(GrantTypedData.hashGrant(agentId, key, policy, nonce, deadline));
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, ownerSignature);
+        address owner = AccountOwner.get();
+        if (err != ECDSA.RecoverError.NoError || signer != owner || owner == address(0)) revert InvalidGrantSignature();
+        $.grantNonce = nonce + 1;
+        _grant(agentId, key, policy);
+    }
+
+    function _grant(bytes32 agentId, address key, AgentPolicy calldata policy) private {
+        AgentStorage.Layout storage $ = AgentStorage.layout();
+        uint192 nonceKey = uint192(uint256(agentId));
+        if (nonceKey == 0) revert InvalidPolicy("agentId must have non-zero low 192 bits (they are its nonce key)");
+        if ($.agents[agentId].validUntil != 0 || $.nonceKeyUsed[nonceKey]) revert AgentAlreadyExists(agentId);
+        _checkNewKey(key);
+        PolicyRules.validate(policy, address(this), _ENTRY_POINT);
+
+        $.nonceKeyUsed[nonceKey] = true;
+        $.keyAgent[key] = agentId;
+        AgentStorage.Agent storage a = $.agents[agentId];
+        a.key = key;
+        PolicyRules.store(a, policy, true);
+        emit AgentGranted(agentId, key, policy.mandate, policy);
+    }
+
+    function updatePolicy(bytes32 agentId, AgentPolicy calldata policy) external {
+        _checkOwner();
+        AgentStorage.Agent storage a = _existing(agentId);
+        PolicyRules.validate(policy, address(this), _ENTRY_POINT);
+        PolicyRules.store(a, policy, false);
+        emit AgentPolicyUpdated(agentId, policy.mandate, policy);
+    }
+
+    function rotateAgentKey(bytes32 agentId, address newKey) external {
+        _checkOwner();
+        AgentStorage.Agent storage a = _existing(agentId);
+        _checkNewKey(newKey);
+        address oldKey = a.key;
+        // the old key stays in keyAgent: retired, it can never be registered again
+        AgentStorage.layout().keyAgent[newKey] = agentId;
+        a.key = newKey;
+        emit AgentKeyRotated(agentId, oldKey, newKey);
+    }
+
+    function revokeAgent(bytes32 agentId) external {
+        address by = _checkOwnerOrGuardian();
+        AgentStorage.Agent storage a = _existing(agentId);
+        a.key = address(0);
+        emit AgentRevoked(agentId, by);
+    }
+
+    function setGuardian(address guardian) external {
+        _checkOwner();
+        AgentStorage.layout().guardian = guardian;
+        emit GuardianSet(guardian);
+    }
+
+    function setAgentPaymaster(address paymaster, bool allowed) external {
+        _checkOwner();
+        if (paymaster == address(0)) revert InvalidPolicy("paymaster may not be the zero address");
+        AgentStorage.layout().paymasterAllowed[paymaster] = allowed;
+        emit AgentPaymasterSet(paymaster, allowed);
+    }
+
+    function pauseAgents() external {
+        address by = _checkOwnerOrGuardian();
+        AgentStorage.layout().paused = true;
+        emit AgentsPausedSet(true, by);
+    }
+
+    function unpauseAgents() external {
+        _checkOwner();
+        AgentStorage.layout().paused = false;
+        emit AgentsPausedSet(false, AccountOwner.get());
+    }
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
+import {IAgentGuardrails} from "../interfaces/IAgentGuardrails.sol";
+
+/// @title AgentSession
+/// @notice Transient state of one transaction: which key validated each agent's UserOperation (so that a rotation or
+///         revocation earlier in the same bundle stops the op at execution), and the lock held while an agent batch runs.
+library AgentSession {
+    using TransientSlot for *;
+
+    // keccak256(abi.encode(uint256(keccak256("stopline.transient.AgentKeys")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant _KEYS = 0x4a316bd1848de63221b05b2d2494dbe1ba0bc992be4eb5a4c1474df5fb61fc00;
+    // keccak256(abi.encode(uint256(keccak256("stopline.transient.AgentLock")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant _LOCK = 0x17ab84a7e57d69493de0cb72e11b85864236004c451cd984831f9942827d9d00;
+
+    function _keySlot(bytes32 agentId) private pure returns (TransientSlot.AddressSlot) {
+        return keccak256(abi.encode(agentId, _KEYS)).asAddress();
+    }
+
+    function recordValidatedKey(bytes32 agentId, address key) internal {
+        _keySlot(agentId).tstore(key);
+    }
+
+    function validatedKey(bytes32 agentId) internal view returns (address) {
+        return _keySlot(agentId).tload();
+    }
+
+    /// @notice Reverts with AgentReentrancy while an agent batch runs.
+    function checkNotLocked() internal view {
+        if (_LOCK.asBoolean().tload()) revert IAgentGuardrails.AgentReentrancy();
+    }
+
+    function lock() internal {
+        _LOCK.asBoolean().tstore(true);
+    }
+
+    function unlock() internal {
+        _LOCK.asBoolean().tstore(false);
+    }
+}

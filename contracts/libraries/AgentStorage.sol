@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+
+/// @title AgentStorage
+/// @notice The account's agent state, in one ERC-7201 namespace shared by the account and its admin module.
+/// @dev Fields are grouped by when they are read: a payment touches as few slots as possible.
+///      Caps and counters are stored in 128 bits; `UNLIMITED` (2^128 - 1) stands for "no cap" (SPEC section 2 keeps every
+///      real cap at or below 2^128 - 2 so that this sentinel is free). Structs are append-only.
+library AgentStorage {
+    /// @dev Stored form of an unlimited cap or budget.
+    uint128 internal constant UNLIMITED = type(uint128).max;
+
+    /// @dev One token (or ETH, token = address(0)) of one agent. Counters survive policy updates and unlisting.
+    struct TokenState {
+        // slot 0, read in validation: the per-payment cap and whether the token is listed
+        uint128 perPayment;
+        uint48 periodEnd; // end (exclusive, unix seconds) of the period `spentInPeriod` belongs to
+        bool listed;
+        // slot 1, read at execution
+        uint128 perPeriod;
+        uint128 lifetime;
+        // slot 2, read and written at execution
+        uint128 spentInPeriod;
+        uint128 spentLifetime;
+    }
+
+    /// @dev One agent. `validUntil != 0` for every agent ever granted (it is > validAfter >= 0); `key == 0` once revoked.
+    struct Agent {
+        // slot 0, read in validation
+        address key;
+        uint48 validAfter;
+        uint48 validUntil;
+        // slot 1, read and written in validation of UserOperations
+        uint128 gasCharged;
+        uint128 gasBudget;
+        // slot 2, read at execution
+        uint168 activeHours;
+        uint32 period;
+        uint48 anchor; // a period boundary; periods before it end at `anchor` (see TimeWindow.periodEnd)
+        // slot 3, read and written at execution when a call limit is set
+        uint32 maxCallsPerPeriod;
+        uint32 callsInPeriod;
+        uint48 callsPeriodEnd;
+        // slot 4
+        bytes32 mandate;
+        EnumerableSet.AddressSet merchants;
+        EnumerableSet.AddressSet tokens;
+        mapping(address token => TokenState) token;
+    }
+
+    /// @custom:storage-location erc7201:stopline.storage.Agents
+    struct Layout {
+        // slot 0: read by every agent action
+        bool paused;
+        address guardian;
+        // slot 1
+        uint256 grantNonce;
+        mapping(bytes32 agentId => Agent) agents;
+        /// @dev Every key ever registered, to the agent it was registered for (current or retired).
+        mapping(address key => bytes32 agentId) keyAgent;
+        /// @dev Nonce keys (low 192 bits of an agentId) of every agent ever granted.
+        mapping(uint192 nonceKey => bool) nonceKeyUsed;
+        mapping(address paymaster => bool) paymasterAllowed;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("stopline.storage.Agents")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant _LAYOUT_SLOT = 0x19f32dfd20a3ed42a83e0e83762562de79c91c1598dd2343c9fb6adcaedf8e00;
+
+    function layout() internal pure returns (Layout storage $) {
+        assembly ("memory-safe") {
+            $.slot := _LAYOUT_SLOT
+        }
+    }
+
+    /// @dev Stored form of a cap: `type(uint256).max` becomes `UNLIMITED`; callers have checked the bound.
+    function toStored(uint256 cap) internal pure returns (uint128) {
+        return cap == type(uint256).max ? UNLIMITED : uint128(cap);
+    }
+
+    /// @dev External form of a stored cap.
+    function fromStored(uint128 cap) internal pure returns (uint256) {
+        return cap == UNLIMITED ? type(uint256).max : cap;
+    }
+
+    /// @dev a + b, saturating at UNLIMITED: a counter that reaches the sentinel stays exhausted for any real cap.
+    function addSaturating(uint128 a, uint256 b) internal pure returns (uint128) {
+        unchecked {
+            // a <= 2^128 - 1, so UNLIMITED - a cannot underflow
+            return b >= UNLIMITED - a ? UNLIMITED : a + uint128(b);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+import {AgentPolicy, TokenLimit, IAgentGuardrails} from "../interfaces/IAgentGuardrails.sol";
+import {AgentStorage} from "./AgentStorage.sol";
+import {CallDecoder} from "./CallDecoder.sol";
+import {CallLimit} from "./CallLimit.sol";
+import {MerchantAllowlist} from "./MerchantAllowlist.sol";
+import {TimeWindow} from "./TimeWindow.sol";
+
+/// @title PolicyRules
+/// @notice Validates a policy (SPEC section 2) and writes it into an agent's storage, keeping the agent's counters.
+library PolicyRules {
+    using EnumerableSet for EnumerableSet.AddressSet;
+
+    /// @dev Largest cap or budget other than "unlimited" (type(uint256).max).
+    uint256 internal constant MAX_CAP = 2 ** 128 - 2;
+
+    function _invalid(string memory reason) private pure {
+        revert IAgentGuardrails.InvalidPolicy(reason);
+    }
+
+    function _checkCap(uint256 cap) private pure {
+        if (cap > MAX_CAP && cap != type(uint256).max)
+            _invalid("cap above 2^128-2 (use type(uint256).max for unlimited)");
+    }
+
+    /// @notice Reverts with InvalidPolicy(reason) unless `p` is a valid policy for the account `self`.
+    function validate(AgentPolicy calldata p, address self, address entryPoint) internal pure {
+        if (p.validUntil <= p.validAfter) _invalid("validUntil must be after validAfter");
+        if (p.period == 0) _invalid("period must be greater than 0");
+        if (p.activeHours == 0) _invalid("activeHours must allow at least one hour");
+        _checkCap(p.gasBudget);
+        TokenLimit[] calldata limits = p.limits;
+        for (uint256 i; i < limits.length; ++i) {
+            TokenLimit calldata lim = limits[i];
+            address t = lim.token;
+            if (t == self || t == entryPoint || t == CallDecoder.PERMIT2) {
+                _invalid("token may not be the account, the EntryPoint or Permit2");
+            }
+            for (uint256 j; j < i; ++j) {
+                if (limits[j].token == t) _invalid("token listed twice");
+            }
+            _checkCap(lim.perPayment);
+            _checkCap(lim.perPeriod);
+            _checkCap(lim.lifetime);
+            if (lim.perPayment > lim.perPeriod) _invalid("perPayment must not exceed perPeriod");
+            if (lim.perPeriod > lim.lifetime) _invalid("perPeriod must not exceed lifetime");
+        }
+        address[] calldata merchants = p.merchants;
+        for (uint256 i; i < merchants.length; ++i) {
+            address m = merchants[i];
+            if (m == address(0)) _invalid("merchant may not be the zero address");
+            if (m == self || m == entryPoint || m == CallDecoder.PERMIT2) {
+                _invalid("merchant may not be the account, the EntryPoint or Permit2");
+            }
+            for (uint256 j; j < limits.length; ++j) {
+                if (limits[j].token == m) _invalid("merchant may not be a listed token");
+            }
+        }
+    }
+
+    /// @notice Writes `p` for a new agent (anchor = validAfter) or over an existing one (counters kept; a new period
+    ///         takes effect from the end of the current period; a newly introduced call limit counts from now).
+    function store(AgentStorage.Agent storage a, AgentPolicy calldata p, bool isNew) internal {
+        a.validAfter = p.validAfter;
+        a.validUntil = p.validUntil;
+        a.gasBudget = AgentStorage.toStored(p.gasBudget);
+        a.activeHours = p.activeHours;
+        a.mandate = p.mandate;
+        if (isNew) {
+            a.period = p.period;
+            a.anchor = p.validAfter;
+        } else if (a.period != p.period) {
+            // re-anchor at the end of the current period: what was spent in it stays charged until then
+            a.anchor = uint48(TimeWindow.currentPeriodEnd(a));
+            a.period = p.period;
+        }
+        if (!isNew && a.maxCallsPerPeriod == CallLimit.UNLIMITED && p.maxCallsPerPeriod != CallLimit.UNLIMITED) {
+            // a call limit where there was none: counting starts now
+            a.callsInPeriod = 0;
+            a.callsPeriodEnd = 0;
+        }
+        a.maxCallsPerPeriod = p.maxCallsPerPeriod;
+
+        // tokens: unlist the old ones (their counters stay), then list the new ones
+        address[] memory old = a.tokens.values();
+        for (uint256 i; i < old.length; ++i) {
+            AgentStorage.TokenState storage ts = a.token[old[i]];
+            ts.listed = false;
+            ts.perPayment = 0;
+            ts.perPeriod = 0;
+            ts.lifetime = 0;
+        }
+        a.tokens.clear();
+        TokenLimit[] calldata limits = p.limits;
+        for (uint256 i; i < limits.length; ++i) {
+            TokenLimit calldata lim = limits[i];
+            AgentStorage.TokenState storage ts = a.token[lim.token];
+            ts.listed = true;
+            ts.perPayment = AgentStorage.toStored(lim.perPayment);
+            ts.perPeriod = AgentStorage.toStored(lim.perPeriod);
+            ts.lifetime = AgentStorage.toStored(lim.lifetime);
+            a.tokens.add(lim.token);
+        }
+        if (!MerchantAllowlist.replace(a, p.merchants)) revert IAgentGuardrails.InvalidPolicy("merchant listed twice");
+    }
+}

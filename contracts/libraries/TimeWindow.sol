@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IAgentGuardrails} from "../interfaces/IAgentGuardrails.sol";
+import {AgentStorage} from "./AgentStorage.sol";
+
+/// @title TimeWindow
+/// @notice The clock rules: validity window, weekly active hours, and the fixed-period schedule.
+/// @dev Never used in UserOperation validation (ERC-7562 bans TIMESTAMP there): the validity window reaches the
+///      EntryPoint through validationData, the rest is enforced at execution.
+library TimeWindow {
+    /// @notice Hour of the week, UTC, Monday 00:00-00:59 = 0 (1970-01-01 was a Thursday, hence the 72).
+    function hourOfWeek(uint256 timestamp) internal pure returns (uint256) {
+        return (timestamp / 3600 + 72) % 168;
+    }
+
+    /// @notice End (exclusive, unix seconds) of the period containing `t`. Window n is [anchor + n*period,
+    ///         anchor + (n+1)*period); any time before `anchor` belongs to a period that ends at `anchor` (this is how an
+    ///         update that changes `period` keeps the current period until its end: it re-anchors there).
+    function periodEnd(uint256 anchor, uint256 period, uint256 t) internal pure returns (uint256) {
+        if (t < anchor) return anchor;
+        unchecked {
+            // period > 0 (policy validation); t >= anchor
+            return t - ((t - anchor) % period) + period;
+        }
+    }
+
+    function currentPeriodEnd(AgentStorage.Agent storage a) internal view returns (uint256) {
+        return periodEnd(a.anchor, a.period, block.timestamp);
+    }
+
+    /// @notice Steps 5 and 6 of SPEC section 3: validity window (inclusive bounds), then active hours.
+    function check(AgentStorage.Agent storage a, bytes32 agentId) internal view returns (bytes memory) {
+        uint256 t = block.timestamp;
+        if (t < a.validAfter)
+            return abi.encodeWithSelector(IAgentGuardrails.AgentNotYetValid.selector, agentId, a.validAfter);
+        if (t > a.validUntil)
+            return abi.encodeWithSelector(IAgentGuardrails.AgentExpired.selector, agentId, a.validUntil);
+        uint256 h = hourOfWeek(t);
+        if ((a.activeHours >> h) & 1 == 0)
+            return abi.encodeWithSelector(IAgentGuardrails.OutsideActiveHours.selector, agentId, h);
+        return "";
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Installs the project's dependencies whatever the machine's Node is.
+//
+// Hardhat 3 needs Node >= 22, and under Node 20 npm silently skips the native binding of Hardhat's
+// simulator (EDR), after which every Hardhat command fails. So on Node < 22 the install itself runs
+// under Node 24 fetched from the npm registry; `node` 24 is also a devDependency, so every later
+// `npm run ...` / `npm test` runs on it (npm puts node_modules/.bin first on PATH).
+"use strict";
+const { spawnSync } = require("node:child_process");
+
+const major = Number(process.versions.node.split(".")[0]);
+const cmd = major >= 22 ? ["npm", ["ci"]] : ["npx", ["-y", "-p", "node@24", "--", "npm", "ci"]];
+console.log(`stopline setup: Node ${process.versions.node}; running: ${cmd[0]} ${cmd[1].join(" ")}`);
+const result = spawnSync(cmd[0], cmd[1], { stdio: "inherit", shell: process.platform === "win32" });
+if (result.status !== 0) {
+  console.error(
+    `stopline setup: install failed (exit ${result.status}). Check your network access to the npm registry and retry.`,
+  );
+  process.exit(result.status ?? 1);
+}
+console.log("stopline setup: done. Next: npm run demo, or npm test.");

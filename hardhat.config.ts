@@ -41,7 +41,7 @@ export default defineConfig({
   },
   test: {
     solidity: {
-      fuzz: { runs: 256 },
+      fuzz: { runs: 1000 },
     },
   },
   typechain: {

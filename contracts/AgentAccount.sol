@@ -15,7 +15,8 @@ import {AgentPolicy, TokenLimit, IAgentGuardrails} from "./interfaces/IAgentGuar
 import {AccountOwner} from "./libraries/AccountOwner.sol";
 import {AgentSession} from "./libraries/AgentSession.sol";
 import {AgentStorage} from "./libraries/AgentStorage.sol";
-import {CallDecoder, Payment} from "./libraries/CallDecoder.sol";
+import {AgentCallData} from "./libraries/AgentCallData.sol";
+import {CallDecoder} from "./libraries/CallDecoder.sol";
 import {CallLimit} from "./libraries/CallLimit.sol";
 import {GasBudget} from "./libraries/GasBudget.sol";
 import {MerchantAllowlist} from "./libraries/MerchantAllowlist.sol";
@@ -61,30 +62,43 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         AgentSession.checkNotLocked();
         // From the EntryPoint, the caller is the key that validated this agent's op in this transaction.
         address caller = msg.sender == address(_ENTRY_POINT) ? AgentSession.validatedKey(agentId) : msg.sender;
-        Execution[] memory batch = calls;
         AgentStorage.Agent storage a = AgentStorage.layout().agents[agentId];
-
         _revertIf(_checkIdentity(a, agentId, caller, true));
-        (bytes memory v, Payment[] memory ps, bool[] memory tokenCall) = _checkCalls(a, agentId, batch);
+        (bytes memory v, address firstToken, bool pays) = _checkCalls(a, agentId, calls);
         _revertIf(v);
-        Verdict memory r = _checkAtExecution(a, agentId, batch.length, ps);
-        _revertIf(r.violation);
+        (uint256 end, uint256 newCount) = (0, 0);
+        (v, end, newCount) = _checkClockAndCalls(a, agentId, calls.length, firstToken, pays);
+        _revertIf(v);
+        if (newCount != _NOT_COUNTED) CallLimit.consume(a, newCount, end);
 
-        // effects
-        CallLimit.consume(a, r.callCount, r.periodEnd);
-        SpendLimits.commit(a, agentId, ps, r.inPeriod, r.inLifetime, r.periodEnd);
+        // effects: step 8, each payment checked and charged in batch order
+        if (pays) {
+            for (uint256 i; i < calls.length; ++i) {
+                Execution calldata c = calls[i];
+                CallDecoder.Payment memory p = CallDecoder.paymentOf(a, c.target, c.value, c.callData);
+                if (!p.isPayment) continue;
+                AgentStorage.TokenState storage ts = a.token[p.token];
+                (uint128 spentP, uint128 spentL) = SpendLimits.counters(ts, end);
+                uint128 newP;
+                uint128 newL;
+                (v, newP, newL) = SpendLimits.evaluate(ts, agentId, p.token, p.amount, spentP, spentL, end);
+                _revertIf(v);
+                SpendLimits.commit(ts, agentId, p.token, p.merchant, p.amount, newP, newL, end);
+            }
+        }
 
         // interactions, with the account locked against reentry
         AgentSession.lock();
-        for (uint256 i; i < batch.length; ++i) {
-            Execution memory c = batch[i];
+        for (uint256 i; i < calls.length; ++i) {
+            Execution calldata c = calls[i];
             (bool ok, bytes memory ret) = c.target.call{value: c.value}(c.callData);
             if (!ok) {
                 assembly ("memory-safe") {
                     revert(add(ret, 0x20), mload(ret))
                 }
             }
-            if (tokenCall[i] && !_tokenCallSucceeded(c.target, ret)) revert TokenCallFailed(agentId, c.target);
+            if (a.token[c.target].flags & AgentStorage.LISTED != 0 && !_tokenCallSucceeded(c.target, ret))
+                revert TokenCallFailed(agentId, c.target);
         }
         AgentSession.unlock();
     }
@@ -94,14 +108,36 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     ///         UserOperation-only checks (nonce key, paymaster, gas budget).
     function checkAgentCalls(bytes32 agentId, Execution[] calldata calls) external view returns (bytes memory) {
         AgentStorage.Agent storage a = AgentStorage.layout().agents[agentId];
-        if (a.validUntil == 0) return abi.encodeWithSelector(IAgentGuardrails.AgentNotFound.selector, agentId);
+        if (a.validUntil == 0) return abi.encodeWithSelector(AgentNotFound.selector, agentId);
         bytes memory v = _checkIdentity(a, agentId, address(0), false);
         if (v.length != 0) return v;
-        Execution[] memory batch = calls;
-        Payment[] memory ps;
-        (v, ps, ) = _checkCalls(a, agentId, batch);
-        if (v.length != 0) return v;
-        return _checkAtExecution(a, agentId, batch.length, ps).violation;
+        (bytes memory callsV, address firstToken, bool pays) = _checkCalls(a, agentId, calls);
+        if (callsV.length != 0) return callsV;
+        uint256 end;
+        (v, end, ) = _checkClockAndCalls(a, agentId, calls.length, firstToken, pays);
+        if (v.length != 0 || !pays) return v;
+        // step 8 without writing: earlier payments of the same token in the batch add up
+        for (uint256 i; i < calls.length; ++i) {
+            CallDecoder.Payment memory p = CallDecoder.paymentOf(a, calls[i].target, calls[i].value, calls[i].callData);
+            if (!p.isPayment) continue;
+            AgentStorage.TokenState storage ts = a.token[p.token];
+            (uint128 spentP, uint128 spentL) = SpendLimits.counters(ts, end);
+            for (uint256 j; j < i; ++j) {
+                CallDecoder.Payment memory q = CallDecoder.paymentOf(
+                    a,
+                    calls[j].target,
+                    calls[j].value,
+                    calls[j].callData
+                );
+                if (q.isPayment && q.token == p.token) {
+                    spentP = AgentStorage.addSaturating(spentP, q.amount);
+                    spentL = AgentStorage.addSaturating(spentL, q.amount);
+                }
+            }
+            (v, , ) = SpendLimits.evaluate(ts, agentId, p.token, p.amount, spentP, spentL, end);
+            if (v.length != 0) return v;
+        }
+        return "";
     }
 
     // ---------------------------------------------------------------- the checks, in SPEC section 3's order
@@ -113,72 +149,68 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         address caller,
         bool checkKey
     ) private view returns (bytes memory) {
-        if (AgentStorage.layout().paused) return abi.encodeWithSelector(IAgentGuardrails.AgentsPaused.selector);
+        if (AgentStorage.layout().paused) return abi.encodeWithSelector(AgentsPaused.selector);
         address key = a.key;
-        if (key == address(0) && a.validUntil != 0)
-            return abi.encodeWithSelector(IAgentGuardrails.AgentIsRevoked.selector, agentId);
+        if (key == address(0) && a.validUntil != 0) return abi.encodeWithSelector(AgentIsRevoked.selector, agentId);
         if (checkKey && (key != caller || key == address(0))) {
-            return abi.encodeWithSelector(IAgentGuardrails.AgentUnknown.selector, caller);
+            return abi.encodeWithSelector(AgentUnknown.selector, caller);
         }
         return "";
     }
 
-    /// @dev Step 3: every call in batch order (CallDecoder), then the per-payment cap of each payment.
+    /// @dev Step 3: every call in batch order (CallDecoder), each payment against its per-payment cap.
+    /// @return v the first refusal
+    /// @return firstToken the token of the first payment (its state carries the agent's schedule)
+    /// @return pays whether the batch makes any payment
     function _checkCalls(
         AgentStorage.Agent storage a,
         bytes32 agentId,
-        Execution[] memory batch
-    ) private view returns (bytes memory v, Payment[] memory ps, bool[] memory tokenCall) {
-        uint256 n = batch.length;
+        Execution[] calldata calls
+    ) private view returns (bytes memory v, address firstToken, bool pays) {
         // an empty batch does nothing but spend: refuse it
-        if (n == 0)
-            return (
-                abi.encodeWithSelector(IAgentGuardrails.CallNotAllowed.selector, agentId, address(0), bytes4(0)),
-                ps,
-                tokenCall
-            );
-        ps = new Payment[](n);
-        tokenCall = new bool[](n);
-        uint256 count;
-        for (uint256 i; i < n; ++i) {
-            bool isPayment;
-            Payment memory p;
-            (v, isPayment, p) = CallDecoder.decode(a, agentId, batch[i], address(_ENTRY_POINT));
-            if (v.length != 0) return (v, ps, tokenCall);
-            if (isPayment) {
-                v = SpendLimits.checkPerPayment(a, agentId, p);
-                if (v.length != 0) return (v, ps, tokenCall);
-                tokenCall[i] = p.token != address(0);
-                ps[count++] = p;
+        if (calls.length == 0) {
+            return (abi.encodeWithSelector(CallNotAllowed.selector, agentId, address(0), bytes4(0)), address(0), false);
+        }
+        for (uint256 i; i < calls.length; ++i) {
+            Execution calldata c = calls[i];
+            CallDecoder.Payment memory p;
+            (v, p) = CallDecoder.decode(a, agentId, c.target, c.value, c.callData, address(_ENTRY_POINT));
+            if (v.length != 0) return (v, firstToken, pays);
+            if (p.isPayment) {
+                v = SpendLimits.checkPerPayment(a, agentId, p.token, p.amount);
+                if (v.length != 0) return (v, firstToken, pays);
+                if (!pays) (firstToken, pays) = (p.token, true);
             }
         }
-        assembly ("memory-safe") {
-            mstore(ps, count) // shrink to the payments found
-        }
     }
 
-    struct Verdict {
-        bytes violation;
-        uint256 periodEnd;
-        uint256 callCount;
-        uint128[] inPeriod;
-        uint128[] inLifetime;
-    }
-
-    /// @dev Steps 5 to 8, which need the clock: validity window, active hours, call limit, period and lifetime caps.
-    function _checkAtExecution(
+    /// @dev Steps 5 to 7: validity window, active hours, call limit. Returns the current period's end and the period's
+    ///      call count after this batch (_NOT_COUNTED without a limit). The schedule is read from the first payment's
+    ///      token state (already warm), else from the agent's.
+    function _checkClockAndCalls(
         AgentStorage.Agent storage a,
         bytes32 agentId,
         uint256 nCalls,
-        Payment[] memory ps
-    ) private view returns (Verdict memory r) {
-        r.violation = TimeWindow.check(a, agentId);
-        if (r.violation.length != 0) return r;
-        r.periodEnd = TimeWindow.currentPeriodEnd(a);
-        (r.violation, r.callCount) = CallLimit.check(a, agentId, nCalls, r.periodEnd);
-        if (r.violation.length != 0) return r;
-        (r.violation, r.inPeriod, r.inLifetime) = SpendLimits.check(a, agentId, ps, r.periodEnd);
+        address firstToken,
+        bool pays
+    ) private view returns (bytes memory v, uint256 end, uint256 newCount) {
+        newCount = _NOT_COUNTED;
+        v = TimeWindow.checkValidity(a, agentId);
+        if (v.length != 0) return (v, 0, newCount);
+        uint256 flags;
+        if (pays) {
+            AgentStorage.TokenState storage ts = a.token[firstToken];
+            (flags, end) = (ts.flags, TimeWindow.periodEnd(ts.anchor, ts.period, block.timestamp));
+        } else {
+            (flags, end) = (a.flags, TimeWindow.currentPeriodEnd(a));
+        }
+        v = TimeWindow.checkActiveHours(a, agentId, flags & AgentStorage.ANY_HOUR != 0);
+        if (v.length != 0 || flags & AgentStorage.CALL_LIMIT == 0) return (v, end, newCount);
+        (v, newCount) = CallLimit.check(a, agentId, nCalls, end);
     }
+
+    /// @dev `newCount` of an agent without a call limit.
+    uint256 private constant _NOT_COUNTED = type(uint256).max;
 
     function _tokenCallSucceeded(address token, bytes memory ret) private view returns (bool) {
         if (ret.length == 0) return token.code.length != 0;
@@ -218,7 +250,7 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     ///      a stub signature measures the same path as the real one. Reverts carry the custom error (the EntryPoint
     ///      wraps it in FailedOpWithRevert); the time window goes back in validationData (the EntryPoint's AA22).
     function _validateAgentOp(PackedUserOperation calldata userOp, bytes32 userOpHash) private returns (uint256) {
-        (bytes32 agentId, Execution[] memory batch) = abi.decode(userOp.callData[4:], (bytes32, Execution[]));
+        (bytes32 agentId, Execution[] calldata calls) = AgentCallData.decode(userOp.callData);
         AgentStorage.Layout storage $ = AgentStorage.layout();
         if ($.paused) revert AgentsPaused();
         AgentStorage.Agent storage a = $.agents[agentId];
@@ -226,7 +258,7 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         uint48 validUntil = a.validUntil;
         if (validUntil == 0) return ERC4337Utils.SIG_VALIDATION_FAILED; // never granted: no key can sign for it
         if (key == address(0)) revert AgentIsRevoked(agentId);
-        (bytes memory v, , ) = _checkCalls(a, agentId, batch);
+        (bytes memory v, , ) = _checkCalls(a, agentId, calls);
         _revertIf(v);
 
         uint192 nonceKey = uint192(userOp.nonce >> 64);
@@ -416,8 +448,7 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         AgentStorage.Agent storage a = AgentStorage.layout().agents[agentId];
         if (a.validUntil == 0) return (0, 0);
         AgentStorage.TokenState storage ts = a.token[token];
-        inPeriod = ts.periodEnd == TimeWindow.currentPeriodEnd(a) ? ts.spentInPeriod : 0;
-        inLifetime = ts.spentLifetime;
+        (inPeriod, inLifetime) = SpendLimits.counters(ts, TimeWindow.currentPeriodEnd(a));
     }
 
     function agentsPaused() external view returns (bool) {

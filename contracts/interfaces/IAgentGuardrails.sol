@@ -45,6 +45,8 @@ interface IAgentGuardrails {
     error LifetimeCapExceeded(bytes32 agentId, address token, uint256 amount, uint256 remaining);
     error TokenCallFailed(bytes32 agentId, address token);
     error AgentReentrancy();
+    /// @notice A UserOperation's callData selects executeAsAgent but its arguments are not a valid ABI encoding.
+    error MalformedAgentCallData();
 
     // ---- refusals of owner and guardian actions ----
     error InvalidPolicy(string reason);

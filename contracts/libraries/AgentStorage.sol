@@ -12,18 +12,28 @@ library AgentStorage {
     /// @dev Stored form of an unlimited cap or budget.
     uint128 internal constant UNLIMITED = type(uint128).max;
 
+    /// @dev TokenState.flags / Agent.flags bits.
+    uint8 internal constant LISTED = 1; // the token is in the agent's limits
+    uint8 internal constant ANY_HOUR = 2; // activeHours is all ones: no need to read it
+    uint8 internal constant CALL_LIMIT = 4; // maxCallsPerPeriod is not unlimited: calls are counted
+
     /// @dev One token (or ETH, token = address(0)) of one agent. Counters survive policy updates and unlisting.
+    ///      Slot 0 also carries a copy of the agent's schedule and flags, so that a payment reads no agent slot but
+    ///      the key's: policy writes keep the copies of every listed token equal to the agent's own (PolicyRules).
     struct TokenState {
-        // slot 0, read in validation: the per-payment cap and whether the token is listed
+        // slot 0, read in validation (listed, perPayment) and at execution (schedule, period tag)
         uint128 perPayment;
-        uint48 periodEnd; // end (exclusive, unix seconds) of the period `spentInPeriod` belongs to
-        bool listed;
+        uint40 periodEnd; // end (exclusive, unix seconds, truncated to 40 bits) of the period spentInPeriod belongs to
+        uint8 flags;
+        uint32 period;
+        uint48 anchor;
         // slot 1, read at execution
         uint128 perPeriod;
         uint128 lifetime;
-        // slot 2, read and written at execution
+        // slot 2, read and written at execution. spentLifetime is stored plus one, so that the slot is non-zero from
+        // the listing on and the agent's first payment does not pay for a fresh slot.
         uint128 spentInPeriod;
-        uint128 spentLifetime;
+        uint128 spentLifetimePlusOne;
     }
 
     /// @dev One agent. `validUntil != 0` for every agent ever granted (it is > validAfter >= 0); `key == 0` once revoked.
@@ -35,10 +45,11 @@ library AgentStorage {
         // slot 1, read and written in validation of UserOperations
         uint128 gasCharged;
         uint128 gasBudget;
-        // slot 2, read at execution
+        // slot 2, the schedule: read at execution only by batches that pay nothing, or for restricted hours
         uint168 activeHours;
         uint32 period;
         uint48 anchor; // a period boundary; periods before it end at `anchor` (see TimeWindow.periodEnd)
+        uint8 flags; // ANY_HOUR | CALL_LIMIT
         // slot 3, read and written at execution when a call limit is set
         uint32 maxCallsPerPeriod;
         uint32 callsInPeriod;
@@ -84,11 +95,21 @@ library AgentStorage {
         return cap == UNLIMITED ? type(uint256).max : cap;
     }
 
-    /// @dev a + b, saturating at UNLIMITED: a counter that reaches the sentinel stays exhausted for any real cap.
+    /// @dev Largest value of a counter; also the largest real cap, so a saturated counter exhausts any real cap.
+    uint128 internal constant MAX_COUNT = type(uint128).max - 1;
+
+    /// @dev a + b, saturating at MAX_COUNT.
     function addSaturating(uint128 a, uint256 b) internal pure returns (uint128) {
         unchecked {
-            // a <= 2^128 - 1, so UNLIMITED - a cannot underflow
-            return b >= UNLIMITED - a ? UNLIMITED : a + uint128(b);
+            // callers keep a <= MAX_COUNT, so MAX_COUNT - a cannot underflow
+            return b >= MAX_COUNT - a ? MAX_COUNT : a + uint128(b);
+        }
+    }
+
+    function spentLifetime(TokenState storage ts) internal view returns (uint128) {
+        uint128 stored = ts.spentLifetimePlusOne;
+        unchecked {
+            return stored == 0 ? 0 : stored - 1;
         }
     }
 }

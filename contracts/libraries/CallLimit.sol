@@ -27,7 +27,6 @@ library CallLimit {
     }
 
     function consume(AgentStorage.Agent storage a, uint256 newCount, uint256 end) internal {
-        if (a.maxCallsPerPeriod == UNLIMITED) return;
         // newCount <= limit < 2^32; end fits 48 bits until year 8.9 million
         a.callsInPeriod = uint32(newCount);
         a.callsPeriodEnd = uint48(end);

@@ -67,28 +67,38 @@ library PolicyRules {
         a.validAfter = p.validAfter;
         a.validUntil = p.validUntil;
         a.gasBudget = AgentStorage.toStored(p.gasBudget);
-        a.activeHours = p.activeHours;
         a.mandate = p.mandate;
+
+        uint32 period = a.period;
+        uint48 anchor = a.anchor;
         if (isNew) {
-            a.period = p.period;
-            a.anchor = p.validAfter;
-        } else if (a.period != p.period) {
+            period = p.period;
+            anchor = p.validAfter;
+        } else if (period != p.period) {
             // re-anchor at the end of the current period: what was spent in it stays charged until then
-            a.anchor = uint48(TimeWindow.currentPeriodEnd(a));
-            a.period = p.period;
+            anchor = uint48(TimeWindow.currentPeriodEnd(a));
+            period = p.period;
         }
-        if (!isNew && a.maxCallsPerPeriod == CallLimit.UNLIMITED && p.maxCallsPerPeriod != CallLimit.UNLIMITED) {
+        bool limited = p.maxCallsPerPeriod != CallLimit.UNLIMITED;
+        if (!isNew && limited && a.maxCallsPerPeriod == CallLimit.UNLIMITED) {
             // a call limit where there was none: counting starts now
             a.callsInPeriod = 0;
             a.callsPeriodEnd = 0;
         }
         a.maxCallsPerPeriod = p.maxCallsPerPeriod;
+        uint8 flags =
+            (p.activeHours == type(uint168).max ? AgentStorage.ANY_HOUR : 0) | (limited ? AgentStorage.CALL_LIMIT : 0);
+        a.activeHours = p.activeHours;
+        a.period = period;
+        a.anchor = anchor;
+        a.flags = flags;
 
-        // tokens: unlist the old ones (their counters stay), then list the new ones
+        // tokens: unlist the old ones (their counters and period tag stay), then list the new ones with a copy of the
+        // schedule and flags
         address[] memory old = a.tokens.values();
         for (uint256 i; i < old.length; ++i) {
             AgentStorage.TokenState storage ts = a.token[old[i]];
-            ts.listed = false;
+            ts.flags = 0;
             ts.perPayment = 0;
             ts.perPeriod = 0;
             ts.lifetime = 0;
@@ -98,10 +108,14 @@ library PolicyRules {
         for (uint256 i; i < limits.length; ++i) {
             TokenLimit calldata lim = limits[i];
             AgentStorage.TokenState storage ts = a.token[lim.token];
-            ts.listed = true;
             ts.perPayment = AgentStorage.toStored(lim.perPayment);
+            ts.flags = flags | AgentStorage.LISTED;
+            ts.period = period;
+            ts.anchor = anchor;
             ts.perPeriod = AgentStorage.toStored(lim.perPeriod);
             ts.lifetime = AgentStorage.toStored(lim.lifetime);
+            // a non-zero counter slot from the start: the first payment pays no fresh-slot cost
+            if (ts.spentLifetimePlusOne == 0) ts.spentLifetimePlusOne = 1;
             a.tokens.add(lim.token);
         }
         if (!MerchantAllowlist.replace(a, p.merchants)) revert IAgentGuardrails.InvalidPolicy("merchant listed twice");

@@ -29,16 +29,29 @@ library TimeWindow {
         return periodEnd(a.anchor, a.period, block.timestamp);
     }
 
-    /// @notice Steps 5 and 6 of SPEC section 3: validity window (inclusive bounds), then active hours.
-    function check(AgentStorage.Agent storage a, bytes32 agentId) internal view returns (bytes memory) {
+    /// @notice Step 5 of SPEC section 3: the validity window, inclusive at both ends.
+    function checkValidity(AgentStorage.Agent storage a, bytes32 agentId) internal view returns (bytes memory) {
         uint256 t = block.timestamp;
-        if (t < a.validAfter)
+        if (t < a.validAfter) {
             return abi.encodeWithSelector(IAgentGuardrails.AgentNotYetValid.selector, agentId, a.validAfter);
-        if (t > a.validUntil)
+        }
+        if (t > a.validUntil) {
             return abi.encodeWithSelector(IAgentGuardrails.AgentExpired.selector, agentId, a.validUntil);
-        uint256 h = hourOfWeek(t);
-        if ((a.activeHours >> h) & 1 == 0)
+        }
+        return "";
+    }
+
+    /// @notice Step 6: the current hour of the week must be allowed (`anyHour` skips reading the mask).
+    function checkActiveHours(
+        AgentStorage.Agent storage a,
+        bytes32 agentId,
+        bool anyHour
+    ) internal view returns (bytes memory) {
+        if (anyHour) return "";
+        uint256 h = hourOfWeek(block.timestamp);
+        if ((a.activeHours >> h) & 1 == 0) {
             return abi.encodeWithSelector(IAgentGuardrails.OutsideActiveHours.selector, agentId, h);
+        }
         return "";
     }
 }

@@ -60,12 +60,26 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     ///         a UserOperation signed by the key. All or nothing; counters are charged before any call is made.
     function executeAsAgent(bytes32 agentId, Execution[] calldata calls) external {
         AgentSession.checkNotLocked();
-        // From the EntryPoint, the caller is the key that validated this agent's op in this transaction.
-        address caller = msg.sender == address(_ENTRY_POINT) ? AgentSession.validatedKey(agentId) : msg.sender;
         AgentStorage.Agent storage a = AgentStorage.layout().agents[agentId];
-        _revertIf(_checkIdentity(a, agentId, caller, true));
-        (bytes memory v, address firstToken, bool pays) = _checkCalls(a, agentId, calls);
-        _revertIf(v);
+        address caller = msg.sender;
+        bool proven;
+        if (caller == address(_ENTRY_POINT)) {
+            // the caller is the key that validated this agent's op in this transaction; if no owner or guardian
+            // action happened since, steps 1 to 3 proven in validation still hold
+            uint64 version;
+            (caller, version) = AgentSession.validated(agentId);
+            proven = caller != address(0) && version == AgentStorage.layout().version;
+        }
+        bytes memory v;
+        address firstToken;
+        bool pays;
+        if (proven) {
+            (firstToken, pays) = _firstPayment(a, calls);
+        } else {
+            _revertIf(_checkIdentity(a, agentId, caller, true));
+            (v, firstToken, pays) = _checkCalls(a, agentId, calls);
+            _revertIf(v);
+        }
         (uint256 end, uint256 newCount) = (0, 0);
         (v, end, newCount) = _checkClockAndCalls(a, agentId, calls.length, firstToken, pays);
         _revertIf(v);
@@ -184,6 +198,17 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         }
     }
 
+    /// @dev The token of the batch's first payment, for a batch that already passed step 3.
+    function _firstPayment(
+        AgentStorage.Agent storage a,
+        Execution[] calldata calls
+    ) private view returns (address token, bool pays) {
+        for (uint256 i; i < calls.length; ++i) {
+            CallDecoder.Payment memory p = CallDecoder.paymentOf(a, calls[i].target, calls[i].value, calls[i].callData);
+            if (p.isPayment) return (p.token, true);
+        }
+    }
+
     /// @dev Steps 5 to 7: validity window, active hours, call limit. Returns the current period's end and the period's
     ///      call count after this batch (_NOT_COUNTED without a limit). The schedule is read from the first payment's
     ///      token state (already warm), else from the agent's.
@@ -269,7 +294,7 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         } else {
             GasBudget.charge(a, agentId, _maxCost(userOp));
         }
-        AgentSession.recordValidatedKey(agentId, key);
+        AgentSession.recordValidated(agentId, key, $.version);
 
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(userOpHash, userOp.signature);
         bool sigOk = err == ECDSA.RecoverError.NoError && signer == key;
@@ -299,11 +324,14 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
 
     // ================================================================ owner
 
-    function _checkOwner() private view {
+    function _checkOwner() private {
         AgentSession.checkNotLocked();
         address s = msg.sender;
         address o = AccountOwner.get();
         if (s != address(this) && s != address(_ENTRY_POINT) && (s != o || o == address(0))) revert NotAuthorized(s);
+        unchecked {
+            ++AgentStorage.layout().version; // an upgrade changes what validation proved
+        }
     }
 
     /// @inheritdoc ERC7821
@@ -325,7 +353,7 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
             super._erc7821AuthorizedExecutor(caller, mode, executionData);
     }
 
-    function _authorizeUpgrade(address) internal view override {
+    function _authorizeUpgrade(address) internal override {
         _checkOwner();
     }
 

@@ -28,19 +28,29 @@ contract AgentAdmin is IAgentGuardrails, EIP712 {
 
     /// @dev The owner: the account itself (owner `execute` or an owner UserOperation's callData), the EntryPoint (only
     ///      ever with an owner-signed op: agent ops can only call executeAsAgent), or the owner key directly.
-    function _checkOwner() private view {
+    function _checkOwner() private {
         AgentSession.checkNotLocked();
         if (address(this) == _SELF) revert NotAuthorized(msg.sender);
         address s = msg.sender;
         if (s != address(this) && s != _ENTRY_POINT && s != AccountOwner.get()) revert NotAuthorized(s);
+        _bumpVersion();
+    }
+
+    /// @dev Every owner or guardian action changes the state version (see AgentStorage.Layout.version).
+    function _bumpVersion() private {
+        unchecked {
+            // wraps after 2^64 actions; a wrap could only matter within one transaction
+            ++AgentStorage.layout().version;
+        }
     }
 
     /// @dev The owner or the guardian. Returns who acts, for the event (the owner's address for owner paths).
-    function _checkOwnerOrGuardian() private view returns (address by) {
+    function _checkOwnerOrGuardian() private returns (address by) {
         AgentSession.checkNotLocked();
         if (address(this) == _SELF) revert NotAuthorized(msg.sender);
         address s = msg.sender;
         address g = AgentStorage.layout().guardian;
+        _bumpVersion();
         if (s == g && g != address(0)) return g;
         address o = AccountOwner.get();
         if (s != address(this) && s != _ENTRY_POINT && s != o) revert NotAuthorized(s);
@@ -82,6 +92,7 @@ contract AgentAdmin is IAgentGuardrails, EIP712 {
         address owner = AccountOwner.get();
         if (err != ECDSA.RecoverError.NoError || signer != owner || owner == address(0)) revert InvalidGrantSignature();
         $.grantNonce = nonce + 1;
+        _bumpVersion();
         _grant(agentId, key, policy);
     }
 

@@ -15,16 +15,20 @@ library AgentSession {
     // keccak256(abi.encode(uint256(keccak256("stopline.transient.AgentLock")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant _LOCK = 0x17ab84a7e57d69493de0cb72e11b85864236004c451cd984831f9942827d9d00;
 
-    function _keySlot(bytes32 agentId) private pure returns (TransientSlot.AddressSlot) {
-        return keccak256(abi.encode(agentId, _KEYS)).asAddress();
+    function _keySlot(bytes32 agentId) private pure returns (TransientSlot.Uint256Slot) {
+        return keccak256(abi.encode(agentId, _KEYS)).asUint256();
     }
 
-    function recordValidatedKey(bytes32 agentId, address key) internal {
-        _keySlot(agentId).tstore(key);
+    /// @notice Records the key that validated `agentId`'s op and the state version it was validated against.
+    function recordValidated(bytes32 agentId, address key, uint64 version) internal {
+        _keySlot(agentId).tstore(uint256(uint160(key)) | (uint256(version) << 160));
     }
 
-    function validatedKey(bytes32 agentId) internal view returns (address) {
-        return _keySlot(agentId).tload();
+    /// @return key the key that validated the agent's op in this transaction (zero if none)
+    /// @return version AgentStorage.Layout.version at that validation
+    function validated(bytes32 agentId) internal view returns (address key, uint64 version) {
+        uint256 word = _keySlot(agentId).tload();
+        return (address(uint160(word)), uint64(word >> 160));
     }
 
     /// @notice Reverts with AgentReentrancy while an agent batch runs.

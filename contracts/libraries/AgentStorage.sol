@@ -66,6 +66,9 @@ library AgentStorage {
         // slot 0: read by every agent action
         bool paused;
         address guardian;
+        /// @dev Bumped by every owner or guardian action: execution skips re-proving what validation proved when it
+        ///      is unchanged since (nothing an owner op earlier in the same bundle did can then matter).
+        uint64 version;
         // slot 1
         uint256 grantNonce;
         mapping(bytes32 agentId => Agent) agents;

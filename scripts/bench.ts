@@ -15,8 +15,8 @@ import { ROLES, USDC, agentIdFor, hdKey, policy } from "../test/helpers/stopline
 const OUT = "bench/gas.json";
 const BATCH_MODE: Hex = "0x0100000000000000000000000000000000000000000000000000000000000000";
 const DAY = 86_400;
-// Tuesday 2027-01-05 10:00:00 UTC, then whole days later: payments never straddle a period boundary by accident.
-const T0 = Date.UTC(2027, 0, 5, 10, 0, 0) / 1000;
+// Tuesday 2031-01-07 10:00:00 UTC (a fixed future instant, so the run does not depend on today), then whole days later: payments never straddle a period boundary by accident.
+const T0 = Date.UTC(2031, 0, 7, 10, 0, 0) / 1000;
 
 const conn = await network.connect();
 const { networkHelpers } = conn;

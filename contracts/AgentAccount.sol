@@ -337,6 +337,7 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     /// @inheritdoc ERC7821
     function execute(bytes32 mode, bytes calldata executionData) public payable override {
         AgentSession.checkNotLocked();
+        if (!_erc7821AuthorizedExecutor(msg.sender, mode, executionData)) revert NotAuthorized(msg.sender);
         super.execute(mode, executionData);
     }
 

@@ -59,7 +59,9 @@ function readAbi(root: string, artifact: string): unknown[] {
   try {
     json = JSON.parse(readFileSync(path, "utf8")) as { abi?: unknown };
   } catch (e) {
-    throw new Error(`gen-abis: cannot read ${artifact} (${(e as Error).message}). Run \`npx hardhat build\` first.`);
+    throw new Error(`gen-abis: cannot read ${artifact} (${(e as Error).message}). Run \`npx hardhat build\` first.`, {
+      cause: e,
+    });
   }
   if (!Array.isArray(json.abi)) throw new Error(`gen-abis: ${artifact} has no "abi" array`);
   return json.abi;

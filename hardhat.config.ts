@@ -15,6 +15,18 @@ const require = createRequire(import.meta.url);
 // The solc version is pinned twice on purpose: here and as the exact version of the `solc` npm package,
 // whose WebAssembly build Hardhat runs (nothing is downloaded).
 const SOLC_VERSION = "0.8.30";
+const SOLC = {
+  version: SOLC_VERSION,
+  path: require.resolve("solc/soljson.js"),
+  settings: {
+    evmVersion: "prague",
+    optimizer: { enabled: true, runs: 1000 },
+    viaIR: true,
+    // No metadata hash in the bytecode: the deployed code (and so every create2 address) then depends only on the code,
+    // not on comments or on which other files shared the compilation job (the production profile builds each file alone).
+    metadata: { bytecodeHash: "none" },
+  },
+};
 
 export default defineConfig({
   plugins: [
@@ -28,20 +40,21 @@ export default defineConfig({
     hardhatKeystore,
   ],
   solidity: {
-    version: SOLC_VERSION,
-    path: require.resolve("solc/soljson.js"),
-    settings: {
-      evmVersion: "prague",
-      optimizer: { enabled: true, runs: 1000 },
-      viaIR: true,
-    },
+    // `hardhat ignition deploy` builds with the "production" profile, which does not inherit the default profile's
+    // settings: both are spelled out the same so that what is deployed is byte for byte what the tests ran.
+    profiles: { default: SOLC, production: SOLC },
   },
   paths: {
     ignition: "deploy",
   },
+  ignition: {
+    // create2 deployments (`--strategy create2`) go through CreateX with this salt: a zero-address prefix and a 0x00 flag
+    // byte (no sender or chain protection, so the address is the same on every chain), then "stopline-v1" in ASCII.
+    strategyConfig: { create2: { salt: "0x00000000000000000000000000000000000000000073746f706c696e652d7631" } },
+  },
   test: {
     solidity: {
-      fuzz: { runs: 1000 },
+      fuzz: { runs: 256 },
     },
   },
   typechain: {

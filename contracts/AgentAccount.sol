@@ -337,21 +337,17 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     /// @inheritdoc ERC7821
     function execute(bytes32 mode, bytes calldata executionData) public payable override {
         AgentSession.checkNotLocked();
-        if (!_erc7821AuthorizedExecutor(msg.sender, mode, executionData)) revert NotAuthorized(msg.sender);
         super.execute(mode, executionData);
     }
 
-    /// @dev The owner key, the account itself and the EntryPoint (owner-signed ops only) may run owner batches.
-    function _erc7821AuthorizedExecutor(
-        address caller,
-        bytes32 mode,
-        bytes calldata executionData
-    ) internal view override returns (bool) {
+    /// @dev The owner key, the account itself and the EntryPoint (owner-signed ops only) may run owner batches; anyone
+    ///      else is refused with NotAuthorized, like every other owner function.
+    function _erc7821AuthorizedExecutor(address caller, bytes32, bytes calldata) internal view override returns (bool) {
         address o = AccountOwner.get();
-        return
-            caller == address(_ENTRY_POINT) ||
-            (caller == o && o != address(0)) ||
-            super._erc7821AuthorizedExecutor(caller, mode, executionData);
+        if (caller != address(_ENTRY_POINT) && caller != address(this) && (caller != o || o == address(0))) {
+            revert NotAuthorized(caller);
+        }
+        return true;
     }
 
     function _authorizeUpgrade(address) internal override {

@@ -68,8 +68,10 @@ const ownerTransfer = () =>
       ),
     ],
   });
-await measureOps("owner.userOp.erc20Transfer.firstEver", [await s.ownerOp(ownerTransfer())]);
-await measureOps("owner.userOp.erc20Transfer", [await s.ownerOp(ownerTransfer())]);
+// Same gas limits as the agent ops below, so that the rows compare like with like.
+const sameLimits = { fields: { callGasLimit: 500_000n } };
+await measureOps("owner.userOp.erc20Transfer.firstEver", [await s.ownerOp(ownerTransfer(), sameLimits)]);
+await measureOps("owner.userOp.erc20Transfer", [await s.ownerOp(ownerTransfer(), sameLimits)]);
 
 await networkHelpers.time.increaseTo(T0);
 await measureOps("agent.userOp.erc20Payment.firstEver", [await s.agentOp([s.transfer(addr.merchantA, USDC(5))])]);

@@ -115,10 +115,14 @@ export async function deployStopline(conn: Conn, opts: { agentPolicy?: Partial<A
   }
 
   /** An owner UserOperation with arbitrary callData (nonce key 0 unless given). */
-  async function ownerOp(callData: Hex, o: { nonce?: bigint; signer?: number } = {}): Promise<PackedUserOperation> {
+  async function ownerOp(
+    callData: Hex,
+    o: { nonce?: bigint; signer?: number; fields?: Partial<Parameters<typeof userOp>[0]> } = {},
+  ): Promise<PackedUserOperation> {
     const nonce = o.nonce ?? ((await entryPoint.read.getNonce([accountAddress, 0n])) as bigint);
-    // owner ops may grant or update policies (about 0.5M gas each): give them room
-    return sign(userOp({ sender: accountAddress, nonce, callData, callGasLimit: 2_000_000n }), o.signer ?? ROLES.owner);
+    // owner ops may grant or update policies (about 0.5M gas each): give them room unless told otherwise
+    const op = userOp({ sender: accountAddress, nonce, callData, callGasLimit: 2_000_000n, ...o.fields });
+    return sign(op, o.signer ?? ROLES.owner);
   }
 
   async function sign(op: PackedUserOperation, signer: number): Promise<PackedUserOperation> {

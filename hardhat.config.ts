@@ -54,7 +54,12 @@ export default defineConfig({
   },
   test: {
     solidity: {
-      fuzz: { runs: 256 },
+      // CI depth by default; `npm run test:deep` raises both (see docs/auditing.md)
+      fuzz: { runs: Number(process.env.STOPLINE_FUZZ_RUNS ?? 512) },
+      invariant: {
+        runs: Number(process.env.STOPLINE_INVARIANT_RUNS ?? 32),
+        depth: Number(process.env.STOPLINE_INVARIANT_DEPTH ?? 64),
+      },
     },
   },
   typechain: {

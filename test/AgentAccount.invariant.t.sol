@@ -448,8 +448,6 @@ contract AgentAccountInvariantTest is SolTestBase {
         targets[0] = FuzzSelector(address(handler), selectors);
     }
 
-    /// hardhat-config: invariant.runs = 24
-    /// hardhat-config: invariant.depth = 60
     function invariant_merchantsNeverReceiveMoreThanTheLifetimeCap() public view {
         vm.assertEq(handler.lifetimeBreaches(), 0, "a batch paid more than the lifetime cap left");
         for (uint256 a; a < 3; ++a) {
@@ -463,8 +461,6 @@ contract AgentAccountInvariantTest is SolTestBase {
         }
     }
 
-    /// hardhat-config: invariant.runs = 24
-    /// hardhat-config: invariant.depth = 60
     function invariant_noPeriodPaysMoreThanPerPeriod() public view {
         vm.assertEq(handler.periodBreaches(), 0, "a batch paid more than the period's cap left");
         vm.assertEq(handler.perPaymentBreaches(), 0, "a payment above the per-payment cap");
@@ -472,8 +468,6 @@ contract AgentAccountInvariantTest is SolTestBase {
 
     /// @notice The account's own counters equal what merchants actually received (per period on the anchored,
     ///         re-anchored schedule, and ever), and `remaining` resets when the books say the period ends.
-    /// hardhat-config: invariant.runs = 24
-    /// hardhat-config: invariant.depth = 60
     function invariant_countersMatchWhatMerchantsReceived() public view {
         AgentAccount account = handler.account();
         for (uint256 a; a < 3; ++a) {
@@ -492,27 +486,19 @@ contract AgentAccountInvariantTest is SolTestBase {
         }
     }
 
-    /// hardhat-config: invariant.runs = 24
-    /// hardhat-config: invariant.depth = 60
     function invariant_revokedAgentNeverPaysAgain() public view {
         vm.assertEq(handler.revokedPays(), 0, "a revoked agent paid");
     }
 
-    /// hardhat-config: invariant.runs = 24
-    /// hardhat-config: invariant.depth = 60
     function invariant_retiredOrForeignKeyNeverPays() public view {
         vm.assertEq(handler.retiredKeyPays(), 0, "a retired key paid");
         vm.assertEq(handler.wrongKeyPays(), 0, "a key that is not the agent's current key paid");
     }
 
-    /// hardhat-config: invariant.runs = 24
-    /// hardhat-config: invariant.depth = 60
     function invariant_noPaymentWhilePaused() public view {
         vm.assertEq(handler.pausedPays(), 0, "a payment happened while agents were paused");
     }
 
-    /// hardhat-config: invariant.runs = 24
-    /// hardhat-config: invariant.depth = 60
     function invariant_onlyMerchantsReceiveAndRefusalsMoveNothing() public view {
         vm.assertEq(handler.nonMerchantReceipts(), 0, "a non-merchant received funds from an agent batch");
         vm.assertEq(handler.partialBatches(), 0, "a refused batch moved funds");

@@ -68,6 +68,9 @@ export default defineConfig({
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1", hardfork: "prague" },
     localhost: { type: "http", url: "http://127.0.0.1:8545" },
+    // `npm run demo -- --rpc-url <url>`: scripts/demo.mjs sets STOPLINE_DEMO_RPC_URL and runs the demo on this network,
+    // with the node's own unlocked accounts (anvil, `npx hardhat node`).
+    demo: { type: "http", url: configVariable("STOPLINE_DEMO_RPC_URL") },
     custom: {
       type: "http",
       url: configVariable("STOPLINE_RPC_URL"),

@@ -18,4 +18,16 @@ if (result.status !== 0) {
   );
   process.exit(result.status ?? 1);
 }
+// Compile the contracts now, so that the first `npm run demo` or `npm test` does not wait for the compiler.
+// `npm run` puts node_modules/.bin (with Node 24) first on PATH.
+const build = spawnSync("npm", ["run", "build:contracts", "--silent"], {
+  stdio: "inherit",
+  shell: process.platform === "win32",
+});
+if (build.status !== 0) {
+  console.error(
+    `stopline setup: compiling the contracts failed (exit ${build.status}); see the compiler output above.`,
+  );
+  process.exit(build.status ?? 1);
+}
 console.log("stopline setup: done. Next: npm run demo, or npm test.");

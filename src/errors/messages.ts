@@ -1,6 +1,7 @@
 // One human sentence per refusal. Pure: everything it needs comes in the context (token metadata, the policy, the
 // calls that were refused, the time to count from).
 import {
+  type AbiFunction,
   type Address,
   type Hex,
   decodeFunctionData,
@@ -12,6 +13,7 @@ import {
   zeroAddress,
 } from "viem";
 
+import { agentAccountAbi, entryPointV08Abi } from "../abis/generated.js";
 import { NO_EXPIRY, UNLIMITED } from "../constants.js";
 import type { AgentPolicy, Execution, TokenMetadata } from "../types.js";
 import {
@@ -83,7 +85,14 @@ const SELECTOR_NAMES: Readonly<Record<string, string>> = Object.fromEntries(
     "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)",
     "executeAsAgent(bytes32,(address,uint256,bytes)[])",
     "execute(bytes32,bytes)",
-  ].map((sig) => [toFunctionSelector(sig), sig.slice(0, sig.indexOf("("))]),
+  ]
+    .map((sig) => [toFunctionSelector(sig), sig.slice(0, sig.indexOf("("))])
+    // every function of the account and of the EntryPoint (agents are refused both), by name
+    .concat(
+      [...agentAccountAbi, ...entryPointV08Abi]
+        .filter((item) => item.type === "function")
+        .map((item) => [toFunctionSelector(item as AbiFunction), (item as AbiFunction).name]),
+    ),
 );
 
 const PANIC_REASONS: Readonly<Record<number, string>> = {
@@ -102,6 +111,12 @@ function label(ctx: DescribeContext, a: Address): string {
   const lower = a.toLowerCase();
   const named = ctx.labels && Object.entries(ctx.labels).find(([k]) => k.toLowerCase() === lower)?.[1];
   return named ? `${named} (${shortAddress(a)})` : shortAddress(a);
+}
+
+/** "Key 0x12…34" for a bare address, "The agent's old key (0x12…34)" for a labelled one, to start a sentence. */
+function keyLabel(ctx: DescribeContext, a: Address): string {
+  const text = label(ctx, a);
+  return text.startsWith("0x") ? `Key ${text}` : text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function tokenLabel(ctx: DescribeContext, token: Address): string {
@@ -181,7 +196,7 @@ export function describeViolation(v: Omit<GuardrailViolation, "message">, ctx: D
     case "AgentIsRevoked":
       return `${agent} was revoked and can never act again.`;
     case "AgentUnknown":
-      return `Key ${label(ctx, v.key!)} is not the agent's current key (it was never granted, was rotated away, or the agent was revoked).`;
+      return `${keyLabel(ctx, v.key!)} is not the agent's current key (it was never granted, was rotated away, or the agent was revoked).`;
     case "CallNotAllowed": {
       if (isAddressEqual(v.target!, zeroAddress) && v.selector === "0x00000000") {
         return ctx.calls?.length === 0
@@ -250,7 +265,7 @@ export function describeViolation(v: Omit<GuardrailViolation, "message">, ctx: D
     case "InvalidAgentKey":
       return `${label(ctx, v.key!)} cannot be an agent key: it is the zero address, the owner or the account itself.`;
     case "AgentKeyInUse":
-      return `Key ${label(ctx, v.key!)} is already registered or was retired (a key serves one agent, once); use a fresh key.`;
+      return `${keyLabel(ctx, v.key!)} is already registered or was retired (a key serves one agent, once); use a fresh key.`;
     case "GrantExpired":
       return `The signed grant expired at ${formatUtc(v.deadline!)} (${formatRelative(v.deadline!, ctx.now)}); ask the owner to sign a new one.`;
     case "InvalidGrantSignature":

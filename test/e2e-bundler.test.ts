@@ -2,11 +2,8 @@
 // v0.8 sits at its canonical address (deterministic deployer); an agent pays with
 // createBundlerClient(...).sendUserOperation({ account: await toStoplineAgentAccount(...), calls }).
 // Anvil's clock is never moved while Alto runs (Alto checks validity windows against the wall clock).
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { type AddressInfo, createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 import { expect } from "chai";
 import {
@@ -16,7 +13,6 @@ import {
   type PublicClient,
   BaseError,
   RpcRequestError,
-  concat,
   createPublicClient,
   createWalletClient,
   decodeErrorResult,
@@ -32,8 +28,14 @@ import { foundry } from "viem/chains";
 
 import { erc20Payment, toStoplineAgentAccount } from "../src/agent/index.js";
 import {
+  type LocalProcess,
+  deployCanonicalEntryPoint,
+  processGroup,
+  startAlto,
+  startAnvil,
+} from "./helpers/local-chain.js";
+import {
   ANY_HOUR,
-  DETERMINISTIC_DEPLOYER,
   ENTRY_POINT_ADDRESS,
   NO_EXPIRY,
   UNLIMITED_CALLS,
@@ -42,87 +44,9 @@ import {
   hdKey,
 } from "./helpers/stopline.js";
 
-const require = createRequire(import.meta.url);
-const ENTRY_POINT_SALT: Hex = "0x0a59dbff790c23c976a548690c27297883cc66b4c67024f9117b0238995e35e9";
-
 type Artifact = { abi: Abi; bytecode: Hex };
 const hardhatArtifact = (name: string, file = name): Artifact =>
   JSON.parse(readFileSync(join(import.meta.dirname, `../artifacts/contracts/${file}.sol/${name}.json`), "utf8"));
-const entryPointArtifact = require("@account-abstraction/contracts/artifacts/EntryPoint.json") as Artifact;
-
-/** The anvil binary of this platform (the @foundry-rs/anvil wrapper would leave it running if killed itself). */
-function anvilCommand(): { cmd: string; pre: string[] } {
-  const arch = process.arch === "x64" ? "amd64" : process.arch;
-  try {
-    const pkg = require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/package.json`);
-    const bin = join(dirname(pkg), "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
-    if (existsSync(bin)) return { cmd: bin, pre: [] };
-  } catch {
-    // fall through to the wrapper
-  }
-  return { cmd: process.execPath, pre: [join(dirname(require.resolve("@foundry-rs/anvil/package.json")), "bin.mjs")] };
-}
-
-/** Alto's CLI, run with this Node (its shebang would pick the machine's Node). */
-const altoCli = () => join(dirname(require.resolve("@pimlico/alto")), "cli", "alto.js");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const children = new Set<ChildProcess>();
-function killAll() {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
-  children.clear();
-}
-const onSigint = () => {
-  killAll();
-  process.exit(130);
-};
-
-function start(name: string, cmd: string, args: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SENTRY_DSN: "" } });
-  children.add(child);
-  let out = "";
-  const keep = (b: Buffer) => {
-    out = (out + b.toString()).slice(-20_000);
-  };
-  child.stdout!.on("data", keep);
-  child.stderr!.on("data", keep);
-  child.on("exit", () => children.delete(child));
-  return { child, output: () => `--- ${name} output (tail) ---\n${out}` };
-}
-
-/** Polls a JSON-RPC endpoint until `method` answers, or fails with the process's output. */
-async function waitForRpc(url: string, method: string, proc: ReturnType<typeof start>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc.child.exitCode !== null) throw new Error(`process exited early\n${proc.output()}`);
-    try {
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: [] }),
-      });
-      const body = (await res.json()) as { result?: unknown };
-      if (body.result !== undefined) return body.result;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer ${method} in time\n${proc.output()}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 /** The JSON-RPC error a bundler returned, found in viem's cause chain. */
 function rpcErrorOf(error: unknown): RpcRequestError {
@@ -149,7 +73,8 @@ describe("End to end with anvil and the Alto bundler", function () {
   let altoUrl: string;
   let publicClient: PublicClient;
   let bundler: BundlerClient;
-  let alto: ReturnType<typeof start>;
+  let alto: LocalProcess;
+  const processes = processGroup();
   let account: Address;
   let usdc: Address;
   const accountAbi = hardhatArtifact("AgentAccount").abi;
@@ -174,23 +99,8 @@ describe("End to end with anvil and the Alto bundler", function () {
   }) => (op.verificationGasLimit + op.callGasLimit + op.preVerificationGas) * op.maxFeePerGas;
 
   before(async function () {
-    process.once("SIGINT", onSigint);
-    process.once("exit", killAll);
-    const [anvilPort, altoPort] = [await freePort(), await freePort()];
-    anvilUrl = `http://127.0.0.1:${anvilPort}`;
-    altoUrl = `http://127.0.0.1:${altoPort}`;
-
-    const { cmd, pre } = anvilCommand();
-    const anvil = start("anvil", cmd, [
-      ...pre,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(anvilPort),
-      "--hardfork",
-      "prague",
-    ]);
-    await waitForRpc(anvilUrl, "eth_chainId", anvil, 20_000);
+    processes.open();
+    ({ url: anvilUrl } = await startAnvil(processes));
 
     publicClient = createPublicClient({ chain: foundry, transport: http(anvilUrl), pollingInterval: 100 });
     const wallet = (k: (typeof keys)[keyof typeof keys]) =>
@@ -203,13 +113,7 @@ describe("End to end with anvil and the Alto bundler", function () {
     };
 
     // EntryPoint v0.8 at its canonical address through anvil's deterministic deployer
-    await mined(
-      await deployer.sendTransaction({
-        to: DETERMINISTIC_DEPLOYER,
-        data: concat([ENTRY_POINT_SALT, entryPointArtifact.bytecode]),
-        gas: 8_000_000n,
-      }),
-    );
+    await deployCanonicalEntryPoint(deployer, publicClient);
     expect(await publicClient.getCode({ address: ENTRY_POINT_ADDRESS })).to.not.equal(undefined);
 
     const deploy = async (a: Artifact, args: unknown[]) =>
@@ -269,30 +173,11 @@ describe("End to end with anvil and the Alto bundler", function () {
       }),
     );
 
-    alto = start("alto", process.execPath, [
-      altoCli(),
-      "--entrypoints",
-      ENTRY_POINT_ADDRESS,
-      "--rpc-url",
-      anvilUrl,
-      "--port",
-      String(altoPort),
-      "--executor-private-keys",
-      toHex(keys.executor.getHdKey().privateKey!),
-      "--utility-private-key",
-      toHex(keys.utility.getHdKey().privateKey!),
-      "--safe-mode",
-      "false",
-      "--deploy-simulations-contract",
-      "true",
-      "--block-time",
-      "100",
-      "--max-block-wait-count",
-      "20",
-      "--log-level",
-      "warn",
-    ]);
-    await waitForRpc(altoUrl, "eth_supportedEntryPoints", alto, 40_000);
+    ({ url: altoUrl, proc: alto } = await startAlto(processes, {
+      rpcUrl: anvilUrl,
+      executorPrivateKey: toHex(keys.executor.getHdKey().privateKey!),
+      utilityPrivateKey: toHex(keys.utility.getHdKey().privateKey!),
+    }));
 
     bundler = createBundlerClient({
       client: publicClient,
@@ -315,9 +200,7 @@ describe("End to end with anvil and the Alto bundler", function () {
   });
 
   after(function () {
-    process.removeListener("SIGINT", onSigint);
-    process.removeListener("exit", killAll);
-    killAll();
+    processes.close();
   });
 
   afterEach(function () {

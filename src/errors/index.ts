@@ -14,3 +14,11 @@ export * from "./guardrail.js";
 export { AA_EXPLANATIONS, type DescribeContext, describeViolation } from "./messages.js";
 export { InvalidPolicyInputError, type InvalidPolicyInputErrorType } from "./policy.js";
 export type { GuardrailViolation, GuardrailViolationName, StoplineErrorName } from "./violation.js";
+export {
+  explainTransaction,
+  explainUserOperation,
+  type ExplainTransactionParameters,
+  type ExplainTransactionReturnType,
+  type ExplainUserOperationParameters,
+  type ExplainUserOperationReturnType,
+} from "./lookup.js";

@@ -6,9 +6,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 
 import { expect } from "chai";
 import {
@@ -49,10 +48,10 @@ import {
   nonceFor,
   userOp,
 } from "./helpers/stopline.js";
+import { ENTRY_POINT_SALT, anvilCommand, freePort } from "./helpers/local-chain.js";
 
 const require = createRequire(import.meta.url);
 const ROOT = resolve(import.meta.dirname, "..");
-const ENTRY_POINT_SALT: Hex = "0x0a59dbff790c23c976a548690c27297883cc66b4c67024f9117b0238995e35e9";
 const START = Date.parse("2026-11-27T12:00:00Z") / 1000;
 const MIDNIGHT = BigInt(Date.parse("2026-11-28T00:00:00Z") / 1000);
 
@@ -61,31 +60,6 @@ const artifact = (name: string, file = name): Artifact =>
   JSON.parse(readFileSync(join(ROOT, `artifacts/contracts/${file}.sol/${name}.json`), "utf8"));
 const entryPointArtifact = require("@account-abstraction/contracts/artifacts/EntryPoint.json") as Artifact;
 const accountAbi = artifact("AgentAccount").abi;
-
-/** The anvil binary of this platform (killing the @foundry-rs/anvil wrapper would leave it running). */
-function anvilCommand(): { cmd: string; pre: string[] } {
-  const arch = process.arch === "x64" ? "amd64" : process.arch;
-  try {
-    const pkg = require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/package.json`);
-    const bin = join(dirname(pkg), "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
-    if (existsSync(bin)) return { cmd: bin, pre: [] };
-  } catch {
-    // fall through to the wrapper
-  }
-  return { cmd: process.execPath, pre: [join(dirname(require.resolve("@foundry-rs/anvil/package.json")), "bin.mjs")] };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => ok(port));
-    });
-  });
-}
 
 type Run = { code: number | null; stdout: string; stderr: string };
 /** Every run's output, scanned for secrets at the end. */

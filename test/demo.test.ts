@@ -3,14 +3,12 @@
 // itself and exits 1 when one differs; here the exit code, the refusals it printed, the closing table and the absence
 // of colour codes in plain-text output are checked.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { type AddressInfo, createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 import { expect } from "chai";
+import { anvilCommand, freePort } from "./helpers/local-chain.js";
 
-const require = createRequire(import.meta.url);
 const ROOT = join(import.meta.dirname, "..");
 const LAUNCHER = join(ROOT, "scripts", "demo.mjs");
 
@@ -72,31 +70,6 @@ function expectTheStory(run: Run) {
   // not a TTY: plain text, no ANSI escape sequences
   expect(run.stdout).to.not.match(/\x1b\[/); // eslint-disable-line no-control-regex
   expect(run.stderr).to.not.match(/\x1b\[/); // eslint-disable-line no-control-regex
-}
-
-/** The anvil binary of this platform (as in test/e2e-bundler.test.ts). */
-function anvilCommand(): { cmd: string; pre: string[] } {
-  const arch = process.arch === "x64" ? "amd64" : process.arch;
-  try {
-    const pkg = require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/package.json`);
-    const bin = join(dirname(pkg), "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
-    if (existsSync(bin)) return { cmd: bin, pre: [] };
-  } catch {
-    // fall through to the wrapper
-  }
-  return { cmd: process.execPath, pre: [join(dirname(require.resolve("@foundry-rs/anvil/package.json")), "bin.mjs")] };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForRpc(url: string, child: ChildProcess, timeoutMs: number) {

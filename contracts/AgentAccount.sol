@@ -60,60 +60,54 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     ///         a UserOperation signed by the key. All or nothing; counters are charged before any call is made.
     function executeAsAgent(bytes32 agentId, Execution[] calldata calls) external {
         AgentSession.checkNotLocked();
-        AgentStorage.Agent storage a = AgentStorage.layout().agents[agentId];
+        AgentStorage.Layout storage $ = AgentStorage.layout();
+        AgentStorage.Agent storage a = $.agents[agentId];
+        uint256 a0 = AgentStorage.keyWord(a);
         address caller = msg.sender;
         bool proven;
+        uint256 head = AgentStorage.head($);
         if (caller == address(_ENTRY_POINT)) {
             // the caller is the key that validated this agent's op in this transaction; if no owner or guardian
             // action happened since, steps 1 to 3 proven in validation still hold
             uint64 version;
             (caller, version) = AgentSession.validated(agentId);
-            proven = caller != address(0) && version == AgentStorage.layout().version;
+            proven = caller != address(0) && version == uint64(head >> AgentStorage.VERSION_SHIFT);
+        }
+        // steps 1 and 2 unless proven: the common case (not paused, the caller is the current key, so the agent is not
+        // revoked) costs three comparisons; any other case is explained by _checkIdentity, which then always refuses
+        if (!proven && (head & 0xff != 0 || address(uint160(a0)) != caller || caller == address(0))) {
+            _revert(_checkIdentity(head, a0, agentId, caller, true));
         }
         bytes memory v;
-        address firstToken;
-        bool pays;
-        if (proven) {
-            (firstToken, pays) = _firstPayment(a, calls);
-        } else {
-            _revertIf(_checkIdentity(a, agentId, caller, true));
-            (v, firstToken, pays) = _checkCalls(a, agentId, calls);
-            _revertIf(v);
-        }
-        (uint256 end, uint256 newCount) = (0, 0);
-        (v, end, newCount) = _checkClockAndCalls(a, agentId, calls.length, firstToken, pays);
-        _revertIf(v);
+        uint256 list;
+        uint256 firstT0;
+        (v, list, firstT0) = _scan(a, agentId, calls, !proven);
+        if (v.length != 0) _revert(v);
+        uint256 n = calls.length;
+        uint256 end;
+        uint256 newCount;
+        (v, end, newCount) = _checkClockAndCalls(a, agentId, a0, n, firstT0);
+        if (v.length != 0) _revert(v);
         if (newCount != _NOT_COUNTED) CallLimit.consume(a, newCount, end);
 
         // effects: step 8, each payment checked and charged in batch order
-        if (pays) {
-            for (uint256 i; i < calls.length; ++i) {
-                Execution calldata c = calls[i];
-                CallDecoder.Payment memory p = CallDecoder.paymentOf(a, c.target, c.value, c.callData);
-                if (!p.isPayment) continue;
-                AgentStorage.TokenState storage ts = a.token[p.token];
-                (uint128 spentP, uint128 spentL) = SpendLimits.counters(ts, end);
-                uint128 newP;
-                uint128 newL;
-                (v, newP, newL) = SpendLimits.evaluate(ts, agentId, p.token, p.amount, spentP, spentL, end);
-                _revertIf(v);
-                SpendLimits.commit(ts, agentId, p.token, p.merchant, p.amount, newP, newL, end);
+        if (firstT0 != 0) {
+            // the first payment's TokenState word as _scan read it (nothing has written it since); later payments
+            // read theirs again, as an earlier payment of the same token may have re-tagged it
+            uint256 t0 = firstT0;
+            for (uint256 i; i < n; ++i) {
+                (uint256 ts, address token, address merchant, uint256 amount) = _payment(_entry(list, i));
+                if (ts == 0) continue;
+                if (t0 == 0) t0 = AgentStorage.load(ts);
+                v = SpendLimits.spend(AgentStorage.tokenAt(ts), t0, agentId, token, merchant, amount, end);
+                if (v.length != 0) _revert(v);
+                t0 = 0;
             }
         }
 
         // interactions, with the account locked against reentry
         AgentSession.lock();
-        for (uint256 i; i < calls.length; ++i) {
-            Execution calldata c = calls[i];
-            (bool ok, bytes memory ret) = c.target.call{value: c.value}(c.callData);
-            if (!ok) {
-                assembly ("memory-safe") {
-                    revert(add(ret, 0x20), mload(ret))
-                }
-            }
-            if (a.token[c.target].flags & AgentStorage.LISTED != 0 && !_tokenCallSucceeded(c.target, ret))
-                revert TokenCallFailed(agentId, c.target);
-        }
+        for (uint256 i; i < n; ++i) _call(agentId, _entry(list, i));
         AgentSession.unlock();
     }
 
@@ -121,34 +115,32 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     ///         call would revert with. It cannot know the caller, so it skips the key check; it does not cover the
     ///         UserOperation-only checks (nonce key, paymaster, gas budget).
     function checkAgentCalls(bytes32 agentId, Execution[] calldata calls) external view returns (bytes memory) {
-        AgentStorage.Agent storage a = AgentStorage.layout().agents[agentId];
-        if (a.validUntil == 0) return abi.encodeWithSelector(AgentNotFound.selector, agentId);
-        bytes memory v = _checkIdentity(a, agentId, address(0), false);
+        AgentStorage.Layout storage $ = AgentStorage.layout();
+        AgentStorage.Agent storage a = $.agents[agentId];
+        uint256 a0 = AgentStorage.keyWord(a);
+        if (a0 >> AgentStorage.VALID_UNTIL_SHIFT == 0) {
+            return abi.encodeWithSelector(AgentNotFound.selector, agentId);
+        }
+        bytes memory v = _checkIdentity(AgentStorage.head($), a0, agentId, address(0), false);
         if (v.length != 0) return v;
-        (bytes memory callsV, address firstToken, bool pays) = _checkCalls(a, agentId, calls);
+        (bytes memory callsV, uint256 list, uint256 firstT0) = _scan(a, agentId, calls, true);
         if (callsV.length != 0) return callsV;
         uint256 end;
-        (v, end, ) = _checkClockAndCalls(a, agentId, calls.length, firstToken, pays);
-        if (v.length != 0 || !pays) return v;
+        (v, end, ) = _checkClockAndCalls(a, agentId, a0, calls.length, firstT0);
+        if (v.length != 0 || firstT0 == 0) return v;
         // step 8 without writing: earlier payments of the same token in the batch add up
         for (uint256 i; i < calls.length; ++i) {
-            CallDecoder.Payment memory p = CallDecoder.paymentOf(a, calls[i].target, calls[i].value, calls[i].callData);
-            if (!p.isPayment) continue;
-            AgentStorage.TokenState storage ts = a.token[p.token];
-            (uint128 spentP, uint128 spentL) = SpendLimits.counters(ts, end);
+            (uint256 ts, , address token, , uint256 amount) = CallDecoder.paymentAt(_entry(list, i));
+            if (ts == 0) continue;
+            (uint128 spentP, uint128 spentL) = SpendLimits.counters(AgentStorage.tokenAt(ts), end);
             for (uint256 j; j < i; ++j) {
-                CallDecoder.Payment memory q = CallDecoder.paymentOf(
-                    a,
-                    calls[j].target,
-                    calls[j].value,
-                    calls[j].callData
-                );
-                if (q.isPayment && q.token == p.token) {
-                    spentP = AgentStorage.addSaturating(spentP, q.amount);
-                    spentL = AgentStorage.addSaturating(spentL, q.amount);
+                (uint256 tsJ, , , , uint256 amountJ) = CallDecoder.paymentAt(_entry(list, j));
+                if (tsJ == ts) {
+                    spentP = AgentStorage.addSaturating(spentP, amountJ);
+                    spentL = AgentStorage.addSaturating(spentL, amountJ);
                 }
             }
-            (v, , ) = SpendLimits.evaluate(ts, agentId, p.token, p.amount, spentP, spentL, end);
+            (v, , ) = SpendLimits.evaluate(AgentStorage.tokenAt(ts), agentId, token, amount, spentP, spentL, end);
             if (v.length != 0) return v;
         }
         return "";
@@ -157,101 +149,184 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     // ---------------------------------------------------------------- the checks, in SPEC section 3's order
 
     /// @dev Steps 1 and 2: paused, revoked, then (if checkKey) the caller must be the agent's current key.
+    /// @param head the layout's slot 0 (paused flag in its low byte)
+    /// @param a0 the agent's slot 0 (key, validAfter, validUntil)
     function _checkIdentity(
-        AgentStorage.Agent storage a,
+        uint256 head,
+        uint256 a0,
         bytes32 agentId,
         address caller,
         bool checkKey
-    ) private view returns (bytes memory) {
-        if (AgentStorage.layout().paused) return abi.encodeWithSelector(AgentsPaused.selector);
-        address key = a.key;
-        if (key == address(0) && a.validUntil != 0) return abi.encodeWithSelector(AgentIsRevoked.selector, agentId);
-        if (checkKey && (key != caller || key == address(0))) {
-            return abi.encodeWithSelector(AgentUnknown.selector, caller);
+    ) private pure returns (bytes memory v) {
+        if (head & 0xff != 0) return abi.encodeWithSelector(AgentsPaused.selector);
+        address key = address(uint160(a0));
+        // the common case first: the caller is the current key (then the agent is not revoked)
+        if (key == caller && key != address(0)) return v;
+        if (key == address(0) && a0 >> AgentStorage.VALID_UNTIL_SHIFT != 0) {
+            return abi.encodeWithSelector(AgentIsRevoked.selector, agentId);
         }
-        return "";
+        if (checkKey) return abi.encodeWithSelector(AgentUnknown.selector, caller);
     }
 
-    /// @dev Step 3: every call in batch order (CallDecoder), each payment against its per-payment cap.
-    /// @return v the first refusal
-    /// @return firstToken the token of the first payment (its state carries the agent's schedule)
-    /// @return pays whether the batch makes any payment
-    function _checkCalls(
+    /// @dev Step 3 when `check` (every call in batch order through CallDecoder, each payment against its per-payment
+    ///      cap), or, for a batch that passed it in this transaction's validation, only where the payments are. Either
+    ///      way each call is read from calldata once (CallDecoder.read) into an entry that step 8 and the interactions
+    ///      use.
+    /// @return v the first refusal (empty, unallocated, when there is none)
+    /// @return list memory pointer to the batch's entries (CallDecoder.ENTRY_SIZE bytes each; see _entry)
+    /// @return firstT0 the first word of the first payment's TokenState (it carries the agent's schedule and flags; it
+    ///         is never 0 for a listed token); 0 when the batch pays nothing
+    function _scan(
         AgentStorage.Agent storage a,
         bytes32 agentId,
-        Execution[] calldata calls
-    ) private view returns (bytes memory v, address firstToken, bool pays) {
+        Execution[] calldata calls,
+        bool check
+    ) private view returns (bytes memory v, uint256 list, uint256 firstT0) {
+        uint256 n = calls.length;
         // an empty batch does nothing but spend: refuse it
-        if (calls.length == 0) {
-            return (abi.encodeWithSelector(CallNotAllowed.selector, agentId, address(0), bytes4(0)), address(0), false);
+        if (check && n == 0) {
+            return (abi.encodeWithSelector(CallNotAllowed.selector, agentId, address(0), bytes4(0)), 0, 0);
         }
-        for (uint256 i; i < calls.length; ++i) {
-            Execution calldata c = calls[i];
-            CallDecoder.Payment memory p;
-            (v, p) = CallDecoder.decode(a, agentId, c.target, c.value, c.callData, address(_ENTRY_POINT));
-            if (v.length != 0) return (v, firstToken, pays);
-            if (p.isPayment) {
-                v = SpendLimits.checkPerPayment(a, agentId, p.token, p.amount);
-                if (v.length != 0) return (v, firstToken, pays);
-                if (!pays) (firstToken, pays) = (p.token, true);
+        uint256 size = CallDecoder.ENTRY_SIZE;
+        assembly ("memory-safe") {
+            // n entries: n is bounded by the calldata size (each element takes a 32-byte head), no overflow
+            list := mload(0x40)
+            mstore(0x40, add(list, mul(n, size)))
+        }
+        for (uint256 i; i < n; ++i) {
+            uint256 e = _entry(list, i);
+            CallDecoder.read(calls, i, e);
+            if (check) {
+                v = CallDecoder.classify(a, agentId, address(_ENTRY_POINT), e, true);
+                if (v.length != 0) return (v, list, firstT0);
+            } else {
+                CallDecoder.locate(a, e);
             }
+            // an entry's t0 is 0 when the call pays nothing
+            if (firstT0 == 0) firstT0 = _t0(e);
         }
     }
 
-    /// @dev The token of the batch's first payment, for a batch that already passed step 3.
-    function _firstPayment(
-        AgentStorage.Agent storage a,
-        Execution[] calldata calls
-    ) private view returns (address token, bool pays) {
-        for (uint256 i; i < calls.length; ++i) {
-            CallDecoder.Payment memory p = CallDecoder.paymentOf(a, calls[i].target, calls[i].value, calls[i].callData);
-            if (p.isPayment) return (p.token, true);
+    /// @dev Entry i of the batch's list (see _scan).
+    function _entry(uint256 list, uint256 i) private pure returns (uint256) {
+        unchecked {
+            // i < n: inside the region _scan allocated
+            return list + i * CallDecoder.ENTRY_SIZE;
+        }
+    }
+
+    /// @dev The payment words of an entry that step 8 needs (ts == 0: the call pays nothing).
+    function _payment(uint256 e) private pure returns (uint256 ts, address token, address merchant, uint256 amount) {
+        (uint256 oTs, uint256 oToken, uint256 oMerchant, uint256 oAmount) = (
+            CallDecoder.E_TS,
+            CallDecoder.E_TOKEN,
+            CallDecoder.E_MERCHANT,
+            CallDecoder.E_AMOUNT
+        );
+        assembly ("memory-safe") {
+            // reads inside the entry (see CallDecoder's entry layout)
+            ts := mload(add(e, oTs))
+            token := mload(add(e, oToken))
+            merchant := mload(add(e, oMerchant))
+            amount := mload(add(e, oAmount))
+        }
+    }
+
+    function _t0(uint256 e) private pure returns (uint256 t0) {
+        uint256 off = CallDecoder.E_T0;
+        assembly ("memory-safe") {
+            // a read inside the entry
+            t0 := mload(add(e, off))
+        }
+    }
+
+    /// @dev Makes the call of entry `e` as CallDecoder.read read it. A revert bubbles the callee's revert data; a call to
+    ///      a listed token (a token payment: E_TOKEN != 0) must return true, or nothing from an address with code, else
+    ///      TokenCallFailed.
+    function _call(bytes32 agentId, uint256 e) private {
+        bytes4 failed = TokenCallFailed.selector;
+        (uint256 oToken, uint256 oTarget, uint256 oValue, uint256 oData, uint256 oLength) = (
+            CallDecoder.E_TOKEN,
+            CallDecoder.E_TARGET,
+            CallDecoder.E_VALUE,
+            CallDecoder.E_DATA,
+            CallDecoder.E_LENGTH
+        );
+        assembly ("memory-safe") {
+            let token := mload(add(e, oToken))
+            let target := mload(add(e, oTarget))
+            let len := mload(add(e, oLength))
+            // the call's data, copied past the free memory pointer (temporary: nothing is allocated after it)
+            let m := mload(0x40)
+            calldatacopy(m, mload(add(e, oData)), len)
+            // the first 32 bytes of the return data land in the scratch space
+            if iszero(call(gas(), target, mload(add(e, oValue)), m, len, 0, 0x20)) {
+                returndatacopy(m, 0, returndatasize())
+                revert(m, returndatasize())
+            }
+            if token {
+                // as SafeERC20: no return data from an address with code, or a first word equal to 1
+                let size := returndatasize()
+                let good := 0
+                switch size
+                case 0 {
+                    good := gt(extcodesize(target), 0)
+                }
+                default {
+                    good := and(gt(size, 31), eq(mload(0), 1))
+                }
+                if iszero(good) {
+                    mstore(m, failed)
+                    mstore(add(m, 0x04), agentId)
+                    mstore(add(m, 0x24), target)
+                    revert(m, 0x44)
+                }
+            }
         }
     }
 
     /// @dev Steps 5 to 7: validity window, active hours, call limit. Returns the current period's end and the period's
     ///      call count after this batch (_NOT_COUNTED without a limit). The schedule is read from the first payment's
-    ///      token state (already warm), else from the agent's.
+    ///      token state (already read by _scan), else from the agent's.
     function _checkClockAndCalls(
         AgentStorage.Agent storage a,
         bytes32 agentId,
+        uint256 a0,
         uint256 nCalls,
-        address firstToken,
-        bool pays
+        uint256 firstT0
     ) private view returns (bytes memory v, uint256 end, uint256 newCount) {
         newCount = _NOT_COUNTED;
-        v = TimeWindow.checkValidity(a, agentId);
-        if (v.length != 0) return (v, 0, newCount);
+        uint256 validAfter = uint48(a0 >> AgentStorage.VALID_AFTER_SHIFT);
+        uint256 validUntil = a0 >> AgentStorage.VALID_UNTIL_SHIFT;
+        if (!TimeWindow.isValid(validAfter, validUntil)) {
+            return (TimeWindow.checkValidity(agentId, validAfter, validUntil), 0, newCount);
+        }
         uint256 flags;
-        if (pays) {
-            AgentStorage.TokenState storage ts = a.token[firstToken];
-            (flags, end) = (ts.flags, TimeWindow.periodEnd(ts.anchor, ts.period, block.timestamp));
+        if (firstT0 != 0) {
+            flags = AgentStorage.flagsOf(firstT0);
+            end = TimeWindow.periodEnd(
+                firstT0 >> AgentStorage.ANCHOR_SHIFT,
+                uint32(firstT0 >> AgentStorage.PERIOD_SHIFT),
+                block.timestamp
+            );
         } else {
             (flags, end) = (a.flags, TimeWindow.currentPeriodEnd(a));
         }
-        v = TimeWindow.checkActiveHours(a, agentId, flags & AgentStorage.ANY_HOUR != 0);
-        if (v.length != 0 || flags & AgentStorage.CALL_LIMIT == 0) return (v, end, newCount);
-        (v, newCount) = CallLimit.check(a, agentId, nCalls, end);
+        if (flags & AgentStorage.ANY_HOUR == 0) {
+            v = TimeWindow.checkActiveHours(a, agentId, false);
+            if (v.length != 0) return (v, end, newCount);
+        }
+        if (flags & AgentStorage.CALL_LIMIT != 0) (v, newCount) = CallLimit.check(a, agentId, nCalls, end);
     }
 
     /// @dev `newCount` of an agent without a call limit.
     uint256 private constant _NOT_COUNTED = type(uint256).max;
 
-    function _tokenCallSucceeded(address token, bytes memory ret) private view returns (bool) {
-        if (ret.length == 0) return token.code.length != 0;
-        if (ret.length < 32) return false;
-        uint256 word;
+    /// @dev Reverts with an encoded violation as the revert data.
+    function _revert(bytes memory violation) private pure {
         assembly ("memory-safe") {
-            word := mload(add(ret, 0x20))
-        }
-        return word == 1;
-    }
-
-    function _revertIf(bytes memory violation) private pure {
-        if (violation.length != 0) {
-            assembly ("memory-safe") {
-                revert(add(violation, 0x20), mload(violation))
-            }
+            // the bytes of the violation, as they are in memory
+            revert(add(violation, 0x20), mload(violation))
         }
     }
 
@@ -266,7 +341,7 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     ) internal override returns (uint256) {
         bytes calldata data = userOp.callData;
         if (data.length >= 4 && bytes4(data[:4]) == this.executeAsAgent.selector) {
-            return _validateAgentOp(userOp, userOpHash);
+            return _validateAgentOp(userOp, data, userOpHash, signature);
         }
         return super._validateUserOp(userOp, userOpHash, signature);
     }
@@ -274,17 +349,24 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     /// @dev Steps 1-4 of SPEC section 3 (no clock: ERC-7562), then the gas charge, and the signature judged last so that
     ///      a stub signature measures the same path as the real one. Reverts carry the custom error (the EntryPoint
     ///      wraps it in FailedOpWithRevert); the time window goes back in validationData (the EntryPoint's AA22).
-    function _validateAgentOp(PackedUserOperation calldata userOp, bytes32 userOpHash) private returns (uint256) {
-        (bytes32 agentId, Execution[] calldata calls) = AgentCallData.decode(userOp.callData);
+    function _validateAgentOp(
+        PackedUserOperation calldata userOp,
+        bytes calldata callData,
+        bytes32 userOpHash,
+        bytes calldata signature
+    ) private returns (uint256) {
+        (bytes32 agentId, Execution[] calldata calls) = AgentCallData.decode(callData);
         AgentStorage.Layout storage $ = AgentStorage.layout();
-        if ($.paused) revert AgentsPaused();
+        uint256 head = AgentStorage.head($);
+        if (head & 0xff != 0) revert AgentsPaused();
         AgentStorage.Agent storage a = $.agents[agentId];
-        address key = a.key;
-        uint48 validUntil = a.validUntil;
+        uint256 a0 = AgentStorage.keyWord(a);
+        address key = address(uint160(a0));
+        uint48 validUntil = uint48(a0 >> AgentStorage.VALID_UNTIL_SHIFT);
         if (validUntil == 0) return ERC4337Utils.SIG_VALIDATION_FAILED; // never granted: no key can sign for it
         if (key == address(0)) revert AgentIsRevoked(agentId);
-        (bytes memory v, , ) = _checkCalls(a, agentId, calls);
-        _revertIf(v);
+        (bytes memory v, , ) = _scan(a, agentId, calls, true);
+        if (v.length != 0) _revert(v);
 
         uint192 nonceKey = uint192(userOp.nonce >> 64);
         if (nonceKey != uint192(uint256(agentId))) revert WrongNonceKey(agentId, nonceKey);
@@ -294,11 +376,11 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         } else {
             GasBudget.charge(a, agentId, _maxCost(userOp));
         }
-        AgentSession.recordValidated(agentId, key, $.version);
+        AgentSession.recordValidated(agentId, key, uint64(head >> AgentStorage.VERSION_SHIFT));
 
-        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(userOpHash, userOp.signature);
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(userOpHash, signature);
         bool sigOk = err == ECDSA.RecoverError.NoError && signer == key;
-        uint48 validAfter = a.validAfter;
+        uint48 validAfter = uint48(a0 >> AgentStorage.VALID_AFTER_SHIFT);
         // the EntryPoint's validAfter is exclusive, the policy's inclusive
         return ERC4337Utils.packValidationData(sigOk, validAfter == 0 ? 0 : validAfter - 1, validUntil);
     }
@@ -394,14 +476,16 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
 
     function _delegateToAdmin() private {
         address admin = ADMIN;
-        assembly {
-            calldatacopy(0, 0, calldatasize())
-            let ok := delegatecall(gas(), admin, 0, calldatasize(), 0, 0)
-            returndatacopy(0, 0, returndatasize())
+        assembly ("memory-safe") {
+            // the call and its result go past the free memory pointer; this frame ends here either way
+            let m := mload(0x40)
+            calldatacopy(m, 0, calldatasize())
+            let ok := delegatecall(gas(), admin, m, calldatasize(), 0, 0)
+            returndatacopy(m, 0, returndatasize())
             if iszero(ok) {
-                revert(0, returndatasize())
+                revert(m, returndatasize())
             }
-            return(0, returndatasize())
+            return(m, returndatasize())
         }
     }
 

@@ -338,4 +338,50 @@ contract CallDecoderTest is SolTestBase {
             "CallNotAllowed with the right-padded selector"
         );
     }
+
+    // ---------------------------------------------------------------- reading the batch (THREATS class 5)
+
+    /// @dev A valid encoding of `readWith*(Execution[])` arguments (without the selector) for up to three calls.
+    function _encodedBatch(uint8 n, bytes memory data) internal pure returns (bytes memory) {
+        Execution[] memory calls = new Execution[](n % 4);
+        for (uint256 i; i < calls.length; ++i) {
+            calls[i] = Execution(address(uint160(0x3E1 + i)), i * 7, i == 1 ? bytes("") : data);
+        }
+        return abi.encode(calls);
+    }
+
+    /// @notice CallDecoder.read (what the account executes) reads any calldata exactly as Solidity's accessors do:
+    ///         for a valid batch and for one with a word overwritten anywhere (offsets, lengths, dirty targets, past the
+    ///         end), both revert or both return the same calls.
+    function testFuzz_read_matchesSolidityAccessors(
+        uint8 n,
+        bytes memory data,
+        uint16 at,
+        uint256 word,
+        uint8 cut,
+        bool small
+    ) public view {
+        bytes memory args = _encodedBatch(n, data);
+        if (args.length >= 32) {
+            // overwrite one 32-byte word (word-aligned or not) with an arbitrary or a small value (offsets, lengths)
+            uint256 pos = uint256(at) % (args.length - 31);
+            uint256 v = small ? word % 512 : word;
+            assembly ("memory-safe") {
+                mstore(add(add(args, 0x20), pos), v)
+            }
+        }
+        // and maybe drop a few trailing bytes
+        uint256 len = args.length - (uint256(cut) % 8 < args.length ? uint256(cut) % 8 : 0);
+        assembly ("memory-safe") {
+            mstore(args, len)
+        }
+        (bool okS, bytes memory retS) = address(harness).staticcall(
+            abi.encodePacked(SolTestDecoderHarness.readWithSolidity.selector, args)
+        );
+        (bool okD, bytes memory retD) = address(harness).staticcall(
+            abi.encodePacked(SolTestDecoderHarness.readWithDecoder.selector, args)
+        );
+        vm.assertEq(okD, okS, "both revert or neither");
+        vm.assertEq(retD, retS, "same calls, or the same revert data");
+    }
 }

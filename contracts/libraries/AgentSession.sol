@@ -15,8 +15,13 @@ library AgentSession {
     // keccak256(abi.encode(uint256(keccak256("stopline.transient.AgentLock")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant _LOCK = 0x17ab84a7e57d69493de0cb72e11b85864236004c451cd984831f9942827d9d00;
 
-    function _keySlot(bytes32 agentId) private pure returns (TransientSlot.Uint256Slot) {
-        return keccak256(abi.encode(agentId, _KEYS)).asUint256();
+    function _keySlot(bytes32 agentId) private pure returns (TransientSlot.Uint256Slot s) {
+        assembly ("memory-safe") {
+            // keccak256(abi.encode(agentId, _KEYS)), hashed in the scratch space
+            mstore(0, agentId)
+            mstore(0x20, _KEYS)
+            s := keccak256(0, 0x40)
+        }
     }
 
     /// @notice Records the key that validated `agentId`'s op and the state version it was validated against.

@@ -88,6 +88,77 @@ library AgentStorage {
         }
     }
 
+    // ---------------------------------------------------------------- packed words, for the payment path
+    // The payment path reads each slot once as a whole word and takes its fields apart with these offsets (Solidity
+    // packs struct fields from the low-order bits, in declaration order). They must follow the structs above; the views
+    // read the same fields through the structs, so the tests compare both readings.
+
+    /// @dev Layout slot 0: `paused` (bits 0-7), `guardian` (8-167), `version` (168-231).
+    uint256 internal constant VERSION_SHIFT = 168;
+    /// @dev Agent slot 0: `key` (bits 0-159), `validAfter` (160-207), `validUntil` (208-255).
+    uint256 internal constant VALID_AFTER_SHIFT = 160;
+    uint256 internal constant VALID_UNTIL_SHIFT = 208;
+    /// @dev Agent slot holding `gasCharged` (low 128 bits) and `gasBudget` (high 128 bits).
+    uint256 internal constant AGENT_GAS_SLOT = 1;
+    /// @dev TokenState slot 0: `perPayment` (bits 0-127), `periodEnd` (128-167), `flags` (168-175), `period`
+    ///      (176-207), `anchor` (208-255). Slot 1: `perPeriod` (low 128), `lifetime` (high 128). Slot 2: `spentInPeriod`
+    ///      (low 128), `spentLifetimePlusOne` (high 128).
+    uint256 internal constant PERIOD_END_SHIFT = 128;
+    uint256 internal constant FLAGS_SHIFT = 168;
+    uint256 internal constant PERIOD_SHIFT = 176;
+    uint256 internal constant ANCHOR_SHIFT = 208;
+    uint256 internal constant TOKEN_CAPS_SLOT = 1;
+    uint256 internal constant TOKEN_SPENT_SLOT = 2;
+
+    /// @dev The word in storage slot `slot` (a slot of this namespace).
+    function load(uint256 slot) internal view returns (uint256 w) {
+        assembly ("memory-safe") {
+            // a plain read: no memory, no effect
+            w := sload(slot)
+        }
+    }
+
+    /// @dev Slot 0 of the layout (paused, guardian, version), read by every agent action.
+    function head(Layout storage $) internal view returns (uint256 w) {
+        assembly ("memory-safe") {
+            // a plain read of the struct's first slot
+            w := sload($.slot)
+        }
+    }
+
+    /// @dev Slot 0 of an agent (key, validAfter, validUntil).
+    function keyWord(Agent storage a) internal view returns (uint256 w) {
+        assembly ("memory-safe") {
+            // a plain read of the struct's first slot
+            w := sload(a.slot)
+        }
+    }
+
+    /// @dev The storage slot of `a.token[token]` (computed once per call of a batch).
+    function tokenSlot(Agent storage a, address token) internal view returns (uint256 s) {
+        mapping(address => TokenState) storage m = a.token;
+        assembly ("memory-safe") {
+            // Solidity's mapping slot: keccak256(abi.encode(key, mappingSlot)), in the scratch space (key cleaned: the
+            // upper bits of an address variable are not guaranteed in assembly)
+            mstore(0, shr(96, shl(96, token)))
+            mstore(0x20, m.slot)
+            s := keccak256(0, 0x40)
+        }
+    }
+
+    /// @dev The TokenState stored at `slot` (from tokenSlot).
+    function tokenAt(uint256 slot) internal pure returns (TokenState storage ts) {
+        assembly ("memory-safe") {
+            // a storage pointer is its slot: `slot` always comes from tokenSlot
+            ts.slot := slot
+        }
+    }
+
+    /// @dev The flags byte of a TokenState slot-0 word.
+    function flagsOf(uint256 t0) internal pure returns (uint256) {
+        return (t0 >> FLAGS_SHIFT) & 0xff;
+    }
+
     /// @dev Stored form of a cap: `type(uint256).max` becomes `UNLIMITED`; callers have checked the bound.
     function toStored(uint256 cap) internal pure returns (uint128) {
         return cap == type(uint256).max ? UNLIMITED : uint128(cap);

@@ -9,8 +9,15 @@ import {AgentStorage} from "./AgentStorage.sol";
 library MerchantAllowlist {
     using EnumerableSet for EnumerableSet.AddressSet;
 
-    function isMerchant(AgentStorage.Agent storage a, address who) internal view returns (bool) {
-        return a.merchants.contains(who);
+    function isMerchant(AgentStorage.Agent storage a, address who) internal view returns (bool r) {
+        // a.merchants.contains(who), reading the set's position mapping directly (one keccak, one SLOAD)
+        mapping(bytes32 => uint256) storage positions = a.merchants._inner._positions;
+        assembly ("memory-safe") {
+            // EnumerableSet's key is bytes32(uint256(uint160(who))): the cleaned address, in the scratch space
+            mstore(0, shr(96, shl(96, who)))
+            mstore(0x20, positions.slot)
+            r := iszero(iszero(sload(keccak256(0, 0x40))))
+        }
     }
 
     function list(AgentStorage.Agent storage a) internal view returns (address[] memory) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {Execution} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {AgentPolicy} from "../interfaces/IAgentGuardrails.sol";
 import {AgentStorage} from "../libraries/AgentStorage.sol";
 import {CallDecoder} from "../libraries/CallDecoder.sol";
@@ -48,5 +49,33 @@ contract SolTestDecoderHarness {
     ///         rest of `data`, so a decoder reading past the end of short calldata would pick those bytes up.
     function selectorOfPrefix(bytes calldata data, uint256 len) external pure returns (bytes4) {
         return CallDecoder.selectorOf(data[:len]);
+    }
+
+    /// @notice Every call of `calls` as Solidity's own calldata accessors read it (`calls[i].target`, `.value`,
+    ///         `.callData`): the reference CallDecoder.read must match, reverts included.
+    function readWithSolidity(
+        Execution[] calldata calls
+    ) external pure returns (address[] memory targets, uint256[] memory values, bytes[] memory data) {
+        (targets, values, data) = (new address[](calls.length), new uint256[](calls.length), new bytes[](calls.length));
+        for (uint256 i; i < calls.length; ++i) {
+            Execution calldata c = calls[i];
+            (targets[i], values[i], data[i]) = (c.target, c.value, c.callData);
+        }
+    }
+
+    /// @notice Every call of `calls` as CallDecoder.read reads it into an entry (what the account executes).
+    function readWithDecoder(
+        Execution[] calldata calls
+    ) external pure returns (address[] memory targets, uint256[] memory values, bytes[] memory data) {
+        (targets, values, data) = (new address[](calls.length), new uint256[](calls.length), new bytes[](calls.length));
+        uint256 e;
+        assembly ("memory-safe") {
+            e := mload(0x40)
+            mstore(0x40, add(e, 0x120))
+        }
+        for (uint256 i; i < calls.length; ++i) {
+            CallDecoder.read(calls, i, e);
+            (targets[i], values[i], data[i]) = CallDecoder.callOf(e);
+        }
     }
 }

@@ -47,25 +47,16 @@ contract SolTestSpendHarness {
         require(msg.sender == address(this), "only pay");
         AgentStorage.Agent storage a = _agent();
         for (uint256 i; i < batch.length; ++i) {
-            _revertIf(SpendLimits.checkPerPayment(a, AGENT_ID, batch[i].token, batch[i].amount));
+            uint256 t0 = AgentStorage.load(AgentStorage.tokenSlot(a, batch[i].token));
+            _revertIf(SpendLimits.checkPerPayment(AGENT_ID, batch[i].token, t0, batch[i].amount));
         }
         if (batch.length == 0) return;
         AgentStorage.TokenState storage first = a.token[batch[0].token];
         uint256 end = TimeWindow.periodEnd(first.anchor, first.period, block.timestamp);
         for (uint256 i; i < batch.length; ++i) {
             AgentStorage.TokenState storage ts = a.token[batch[i].token];
-            (uint128 spentP, uint128 spentL) = SpendLimits.counters(ts, end);
-            (bytes memory v, uint128 newP, uint128 newL) = SpendLimits.evaluate(
-                ts,
-                AGENT_ID,
-                batch[i].token,
-                batch[i].amount,
-                spentP,
-                spentL,
-                end
-            );
-            _revertIf(v);
-            SpendLimits.commit(ts, AGENT_ID, batch[i].token, _MERCHANT, batch[i].amount, newP, newL, end);
+            uint256 t0 = AgentStorage.load(AgentStorage.tokenSlot(a, batch[i].token));
+            _revertIf(SpendLimits.spend(ts, t0, AGENT_ID, batch[i].token, _MERCHANT, batch[i].amount, end));
         }
     }
 

@@ -1,15 +1,5 @@
-import {
-  type Account,
-  type Address,
-  type Chain,
-  type Client,
-  type Hash,
-  type Hex,
-  type Transport,
-  isAddress,
-} from "viem";
+import { type Account, type Address, type Chain, type Client, type Hash, type Hex, type Transport } from "viem";
 
-import { InvalidPolicyInputError } from "../errors/policy.js";
 import { validatePolicy } from "../policy/validate.js";
 import type { AgentPolicy } from "../types.js";
 import {
@@ -18,6 +8,7 @@ import {
   requireAddress,
   requireAgentId,
   send,
+  requireKeyAddress,
 } from "./internal.js";
 
 export type GrantAgentParameters<
@@ -53,11 +44,7 @@ export async function grantAgent<chain extends Chain | undefined, account extend
   const { agentId, key, policy } = parameters;
   const address = requireAddress(parameters.address);
   requireAgentId(agentId);
-  if (typeof key !== "string" || !isAddress(key, { strict: true })) {
-    throw new InvalidPolicyInputError(`key ${JSON.stringify(key)} is not an address (or its checksum is wrong).`, {
-      field: "key",
-    });
-  }
+  requireKeyAddress(key, "key");
   validatePolicy(policy, { address });
   return send(client, parameters, "grantAgent", [agentId, key, policy]);
 }

@@ -14,6 +14,7 @@ import type {
   UnionPick,
   WriteContractErrorType,
 } from "viem";
+import { isAddress } from "viem";
 import { writeContract } from "viem/actions";
 import { getAction } from "viem/utils";
 
@@ -112,4 +113,17 @@ export function requireAgentId(agentId: unknown, field = "agentId"): void {
       { field },
     );
   }
+}
+
+/** Refuses anything that is not a checksummed (or all-lowercase) 20-byte address, naming the field. */
+export function requireKeyAddress(value: unknown, field: string): Address {
+  if (typeof value !== "string" || !isAddress(value, { strict: true })) {
+    throw new InvalidPolicyInputError(
+      `${field} ${JSON.stringify(value)} is not an address (or its checksum is wrong).`,
+      {
+        field,
+      },
+    );
+  }
+  return value;
 }

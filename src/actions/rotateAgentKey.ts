@@ -1,16 +1,12 @@
-import {
-  type Account,
-  type Address,
-  type Chain,
-  type Client,
-  type Hash,
-  type Hex,
-  type Transport,
-  isAddress,
-} from "viem";
+import { type Account, type Address, type Chain, type Client, type Hash, type Hex, type Transport } from "viem";
 
-import { InvalidPolicyInputError } from "../errors/policy.js";
-import { type OwnerActionErrorType, type AccountWriteParameters, requireAgentId, send } from "./internal.js";
+import {
+  type OwnerActionErrorType,
+  type AccountWriteParameters,
+  requireAgentId,
+  send,
+  requireKeyAddress,
+} from "./internal.js";
 
 export type RotateAgentKeyParameters<
   chain extends Chain | undefined = Chain | undefined,
@@ -38,11 +34,6 @@ export async function rotateAgentKey<chain extends Chain | undefined, account ex
   parameters: RotateAgentKeyParameters<chain, account>,
 ): Promise<RotateAgentKeyReturnType> {
   requireAgentId(parameters.agentId);
-  if (typeof parameters.newKey !== "string" || !isAddress(parameters.newKey, { strict: true })) {
-    throw new InvalidPolicyInputError(
-      `newKey ${JSON.stringify(parameters.newKey)} is not an address (or its checksum is wrong).`,
-      { field: "newKey" },
-    );
-  }
+  requireKeyAddress(parameters.newKey, "newKey");
   return send(client, parameters, "rotateAgentKey", [parameters.agentId, parameters.newKey]);
 }

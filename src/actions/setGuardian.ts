@@ -1,16 +1,6 @@
-import {
-  type Account,
-  type Address,
-  type Chain,
-  type Client,
-  type Hash,
-  type Transport,
-  isAddress,
-  zeroAddress,
-} from "viem";
+import { type Account, type Address, type Chain, type Client, type Hash, type Transport, zeroAddress } from "viem";
 
-import { InvalidPolicyInputError } from "../errors/policy.js";
-import { type OwnerActionErrorType, type AccountWriteParameters, send } from "./internal.js";
+import { type OwnerActionErrorType, type AccountWriteParameters, send, requireKeyAddress } from "./internal.js";
 
 export type SetGuardianParameters<
   chain extends Chain | undefined = Chain | undefined,
@@ -36,13 +26,6 @@ export async function setGuardian<chain extends Chain | undefined, account exten
   parameters: SetGuardianParameters<chain, account>,
 ): Promise<SetGuardianReturnType> {
   const guardian = parameters.guardian ?? zeroAddress;
-  if (typeof guardian !== "string" || !isAddress(guardian, { strict: true })) {
-    throw new InvalidPolicyInputError(
-      `guardian ${JSON.stringify(guardian)} is not an address (or its checksum is wrong).`,
-      {
-        field: "guardian",
-      },
-    );
-  }
+  requireKeyAddress(guardian, "guardian");
   return send(client, parameters, "setGuardian", [guardian]);
 }

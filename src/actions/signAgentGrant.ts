@@ -8,16 +8,15 @@ import {
   type SignTypedDataErrorType,
   type Transport,
   type TypedDataDefinition,
-  isAddress,
 } from "viem";
 import { getChainId, readContract, signTypedData } from "viem/actions";
 import { getAction } from "viem/utils";
 
 import { agentAccountAbi } from "../abis/generated.js";
-import { InvalidPolicyInputError, type InvalidPolicyInputErrorType } from "../errors/policy.js";
+import type { InvalidPolicyInputErrorType } from "../errors/policy.js";
 import { validatePolicy } from "../policy/validate.js";
 import type { AgentPolicy } from "../types.js";
-import { requireAddress, requireAgentId } from "./internal.js";
+import { requireAddress, requireAgentId, requireKeyAddress } from "./internal.js";
 
 /**
  * The EIP-712 types of `grantAgentBySig` (SPEC section 4), so that a wallet shows the owner every field of the policy
@@ -128,11 +127,7 @@ export async function signAgentGrant<chain extends Chain | undefined, account ex
   const { agentId, key, policy } = parameters;
   const address = requireAddress(parameters.address);
   requireAgentId(agentId);
-  if (typeof key !== "string" || !isAddress(key, { strict: true })) {
-    throw new InvalidPolicyInputError(`key ${JSON.stringify(key)} is not an address (or its checksum is wrong).`, {
-      field: "key",
-    });
-  }
+  requireKeyAddress(key, "key");
   validatePolicy(policy, { address });
   const d = parameters.deadline;
   const deadline = d instanceof Date ? BigInt(Math.floor(d.getTime() / 1000)) : BigInt(d);

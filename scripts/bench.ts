@@ -18,7 +18,7 @@ const DAY = 86_400;
 // Tuesday 2031-01-07 10:00:00 UTC (a fixed future instant, so the run does not depend on today), then whole days later: payments never straddle a period boundary by accident.
 const T0 = Date.UTC(2031, 0, 7, 10, 0, 0) / 1000;
 
-const conn = await network.connect();
+const conn = await network.create();
 const { networkHelpers } = conn;
 await networkHelpers.time.increaseTo(T0 - 3600);
 const s = await deployStopline(conn, { agentPolicy: { validAfter: T0 - 3600 - ((T0 - 3600) % DAY) } });

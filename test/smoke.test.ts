@@ -6,7 +6,7 @@ import { USDC } from "./helpers/stopline.js";
 
 describe("Stopline smoke", function () {
   it("lets an agent pay a merchant directly and through a UserOperation", async function () {
-    const conn = await network.connect();
+    const conn = await network.create();
     const s = await deployStopline(conn);
     await s.asAgent.write.executeAsAgent([s.agentId, [s.transfer(s.addr.merchantA, USDC(10))]]);
     expect(await s.usdc.read.balanceOf([s.addr.merchantA])).to.equal(USDC(10));

@@ -4,7 +4,6 @@ pragma solidity 0.8.30;
 import {Execution} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {SolTestDecoderHarness} from "../contracts/test/SolTestDecoderHarness.sol";
 import {AgentPolicy, TokenLimit, IAgentGuardrails} from "../contracts/interfaces/IAgentGuardrails.sol";
-import {CallDecoder} from "../contracts/libraries/CallDecoder.sol";
 import {SolTestBase} from "./SolTestBase.t.sol";
 
 /// @notice CallDecoder against SPEC section 3's table, written out independently below (`_expected`): for any
@@ -73,7 +72,7 @@ contract CallDecoderTest is SolTestBase {
     ///      MerchantNotAllowed(token); a dirty recipient word is CallNotAllowed).
     function _expected(
         Execution memory c
-    ) internal view returns (bytes memory violation, CallDecoder.Payment memory p) {
+    ) internal view returns (bytes memory violation, SolTestDecoderHarness.Payment memory p) {
         bytes4 sel = _selector(c.callData);
         address t = c.target;
         if (t == address(harness) || t == ENTRY_POINT || t == PERMIT2 || t == address(0)) {
@@ -97,11 +96,11 @@ contract CallDecoderTest is SolTestBase {
                     p
                 );
             }
-            return ("", CallDecoder.Payment(true, t, address(uint160(to)), _word(c.callData, 36)));
+            return ("", SolTestDecoderHarness.Payment(true, t, address(uint160(to)), _word(c.callData, 36)));
         }
         if (_isMerchant(t)) {
             if (c.value == 0) return ("", p);
-            return ("", CallDecoder.Payment(true, address(0), t, c.value));
+            return ("", SolTestDecoderHarness.Payment(true, address(0), t, c.value));
         }
         if (c.value != 0) {
             return (abi.encodeWithSelector(IAgentGuardrails.MerchantNotAllowed.selector, agentId, t), p);
@@ -111,8 +110,11 @@ contract CallDecoderTest is SolTestBase {
     }
 
     function _checkAgainstTable(Execution memory c) internal view {
-        (bytes memory wantV, CallDecoder.Payment memory want) = _expected(c);
-        try harness.decode(c.target, c.value, c.callData) returns (bytes memory v, CallDecoder.Payment memory p) {
+        (bytes memory wantV, SolTestDecoderHarness.Payment memory want) = _expected(c);
+        try harness.decode(c.target, c.value, c.callData) returns (
+            bytes memory v,
+            SolTestDecoderHarness.Payment memory p
+        ) {
             vm.assertEq(v, wantV, "violation");
             vm.assertEq(p.isPayment, want.isPayment, "isPayment");
             vm.assertTrue(!p.isPayment || v.length == 0, "a payment with a violation");
@@ -123,7 +125,7 @@ contract CallDecoderTest is SolTestBase {
             }
             if (v.length == 0) {
                 // execution re-reads an allowed call with paymentOf: it must find exactly the same payment
-                CallDecoder.Payment memory q = harness.paymentOf(c.target, c.value, c.callData);
+                SolTestDecoderHarness.Payment memory q = harness.paymentOf(c.target, c.value, c.callData);
                 vm.assertEq(q.isPayment, p.isPayment, "paymentOf: isPayment");
                 if (p.isPayment) {
                     vm.assertEq(q.token, p.token, "paymentOf: token");
@@ -260,7 +262,7 @@ contract CallDecoderTest is SolTestBase {
         if (toWord % 3 == 0) toWord &= type(uint160).max;
         address token = tokens[tokenIndex % 2];
         bytes memory data = abi.encodePacked(isApprove ? APPROVE : TRANSFER, toWord, amount);
-        (bytes memory v, CallDecoder.Payment memory p) = harness.decode(token, 0, data);
+        (bytes memory v, SolTestDecoderHarness.Payment memory p) = harness.decode(token, 0, data);
         bool isPayment = p.isPayment;
         bool clean = toWord >> 160 == 0;
         bool toMerchant = clean && _isMerchant(address(uint160(toWord)));
@@ -294,7 +296,7 @@ contract CallDecoderTest is SolTestBase {
     ///         allowed and is not a payment, whatever its calldata.
     function testFuzz_decode_ethPaymentIffValueToMerchant(uint8 m, uint256 value, bytes calldata data) public view {
         address merchant = _pick(merchants, m);
-        (bytes memory v, CallDecoder.Payment memory p) = harness.decode(merchant, value, data);
+        (bytes memory v, SolTestDecoderHarness.Payment memory p) = harness.decode(merchant, value, data);
         vm.assertEq(v.length, 0, "a merchant call is allowed");
         vm.assertEq(p.isPayment, value != 0, "payment iff value != 0");
         if (value != 0) {
@@ -330,7 +332,7 @@ contract CallDecoderTest is SolTestBase {
         uint256 n = len % 4;
         bytes memory data = new bytes(n);
         for (uint256 i; i < n; ++i) data[i] = raw[i];
-        (bytes memory v, CallDecoder.Payment memory p) = harness.decode(target, 0, data);
+        (bytes memory v, SolTestDecoderHarness.Payment memory p) = harness.decode(target, 0, data);
         vm.assertFalse(p.isPayment, "not a payment");
         vm.assertEq(
             v,

@@ -179,11 +179,4 @@ library AgentStorage {
             return b >= MAX_COUNT - a ? MAX_COUNT : a + uint128(b);
         }
     }
-
-    function spentLifetime(TokenState storage ts) internal view returns (uint128) {
-        uint128 stored = ts.spentLifetimePlusOne;
-        unchecked {
-            return stored == 0 ? 0 : stored - 1;
-        }
-    }
 }

@@ -25,14 +25,6 @@ library CallDecoder {
         }
     }
 
-    /// @notice A payment found in an allowed call: `amount` of `token` (address(0) = ETH) to or for `merchant`.
-    struct Payment {
-        bool isPayment;
-        address token;
-        address merchant;
-        uint256 amount;
-    }
-
     // ---------------------------------------------------------------- entries
     // The account reads each call of a batch once (`read`) into a memory entry of ENTRY_SIZE bytes, which `classify` (or
     // `locate`) completes with the call's payment; the later steps (caps, interactions) use the entry, never the
@@ -198,59 +190,6 @@ library CallDecoder {
             uint256 ethSlot = AgentStorage.tokenSlot(a, address(0));
             _setPayment(e, ethSlot, AgentStorage.load(ethSlot), address(0), target, value);
         }
-    }
-
-    // ---------------------------------------------------------------- one call at a time (tests)
-
-    /// @notice `classify` for one call given as values (what the entry holds after `read`).
-    /// @return violation the ABI-encoded refusal, empty when the call is allowed
-    /// @return p the payment the call makes, if any
-    function decode(
-        AgentStorage.Agent storage a,
-        bytes32 agentId,
-        address target,
-        uint256 value,
-        bytes calldata data,
-        address entryPoint
-    ) internal view returns (bytes memory violation, Payment memory p) {
-        uint256 e = _entry(target, value, data);
-        violation = classify(a, agentId, entryPoint, e, false);
-        p = _payment(e);
-    }
-
-    /// @notice `locate` for one call given as values.
-    function paymentOf(
-        AgentStorage.Agent storage a,
-        address target,
-        uint256 value,
-        bytes calldata data
-    ) internal view returns (Payment memory p) {
-        uint256 e = _entry(target, value, data);
-        locate(a, e);
-        return _payment(e);
-    }
-
-    function _entry(address target, uint256 value, bytes calldata data) private pure returns (uint256 e) {
-        assembly ("memory-safe") {
-            // one entry allocated at the free memory pointer, filled as `read` fills it
-            e := mload(0x40)
-            mstore(0x40, add(e, ENTRY_SIZE))
-            mstore(add(e, E_TS), 0)
-            mstore(add(e, E_T0), 0)
-            mstore(add(e, E_TOKEN), 0)
-            mstore(add(e, E_MERCHANT), 0)
-            mstore(add(e, E_AMOUNT), 0)
-            mstore(add(e, E_TARGET), shr(96, shl(96, target)))
-            mstore(add(e, E_VALUE), value)
-            mstore(add(e, E_DATA), data.offset)
-            mstore(add(e, E_LENGTH), data.length)
-        }
-    }
-
-    function _payment(uint256 e) private pure returns (Payment memory p) {
-        uint256 ts;
-        (ts, , p.token, p.merchant, p.amount) = paymentAt(e);
-        p.isPayment = ts != 0;
     }
 
     /// @dev The account itself, the EntryPoint, Permit2 or address(0): never a target, whatever the call carries.

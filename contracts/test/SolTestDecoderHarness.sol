@@ -27,22 +27,61 @@ contract SolTestDecoderHarness {
         PolicyRules.store(AgentStorage.layout().agents[AGENT_ID], policy, true);
     }
 
-    /// @notice CallDecoder.decode for one call of the agent's batch (what validation and `checkAgentCalls` read).
+    /// @notice A payment found in an allowed call: `amount` of `token` (address(0) = ETH) to or for `merchant`.
+    struct Payment {
+        bool isPayment;
+        address token;
+        address merchant;
+        uint256 amount;
+    }
+
+    /// @notice CallDecoder.classify for one call of the agent's batch (what validation and `checkAgentCalls` read).
     function decode(
         address target,
         uint256 value,
         bytes calldata data
-    ) external view returns (bytes memory violation, CallDecoder.Payment memory p) {
-        return CallDecoder.decode(AgentStorage.layout().agents[AGENT_ID], AGENT_ID, target, value, data, entryPoint);
+    ) external view returns (bytes memory violation, Payment memory p) {
+        uint256 e = _entry(target, value, data);
+        violation = CallDecoder.classify(AgentStorage.layout().agents[AGENT_ID], AGENT_ID, entryPoint, e, false);
+        p = _payment(e);
     }
 
-    /// @notice CallDecoder.paymentOf: what execution re-reads from a call that passed `decode`.
-    function paymentOf(
-        address target,
-        uint256 value,
-        bytes calldata data
-    ) external view returns (CallDecoder.Payment memory) {
-        return CallDecoder.paymentOf(AgentStorage.layout().agents[AGENT_ID], target, value, data);
+    /// @notice CallDecoder.locate: what execution re-reads from a call that passed `decode`.
+    function paymentOf(address target, uint256 value, bytes calldata data) external view returns (Payment memory) {
+        uint256 e = _entry(target, value, data);
+        CallDecoder.locate(AgentStorage.layout().agents[AGENT_ID], e);
+        return _payment(e);
+    }
+
+    /// @dev One call as the memory entry CallDecoder.read would have filled.
+    function _entry(address target, uint256 value, bytes calldata data) private pure returns (uint256 e) {
+        uint256 size = CallDecoder.ENTRY_SIZE;
+        assembly ("memory-safe") {
+            e := mload(0x40)
+            mstore(0x40, add(e, size))
+        }
+        // the payment words start cleared, as `read` leaves them
+        for (uint256 w; w < size; w += 0x20) {
+            assembly ("memory-safe") {
+                mstore(add(e, w), 0)
+            }
+        }
+        uint256 eTarget = CallDecoder.E_TARGET;
+        uint256 eValue = CallDecoder.E_VALUE;
+        uint256 eData = CallDecoder.E_DATA;
+        uint256 eLength = CallDecoder.E_LENGTH;
+        assembly ("memory-safe") {
+            mstore(add(e, eTarget), shr(96, shl(96, target)))
+            mstore(add(e, eValue), value)
+            mstore(add(e, eData), data.offset)
+            mstore(add(e, eLength), data.length)
+        }
+    }
+
+    function _payment(uint256 e) private pure returns (Payment memory p) {
+        uint256 ts;
+        (ts, , p.token, p.merchant, p.amount) = CallDecoder.paymentAt(e);
+        p.isPayment = ts != 0;
     }
 
     /// @notice CallDecoder.selectorOf of the first `len` bytes of `data`: the calldata right after the slice holds the

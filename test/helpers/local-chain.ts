@@ -64,7 +64,8 @@ export function processGroup() {
   };
   const onSigint = () => {
     killAll();
-    process.exit(130);
+    // the handler was registered once: raising SIGINT again ends the process the default way (status 130)
+    process.kill(process.pid, "SIGINT");
   };
   return {
     open() {

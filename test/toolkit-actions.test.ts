@@ -44,17 +44,7 @@ import {
   createConnection,
   toolkitWorld,
 } from "./helpers/toolkit.js";
-import { ROLES, USDC, agentIdFor, policy } from "./helpers/stopline.js";
-
-async function rejection<E>(p: Promise<unknown>, type: new (...a: never[]) => E): Promise<E> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(type);
-    return e as E;
-  }
-  throw new Error("expected a failure");
-}
+import { ROLES, USDC, agentIdFor, policy, rejection } from "./helpers/stopline.js";
 
 describe("toolkit: owner and integrator actions", function () {
   let conn: NetworkConnection;

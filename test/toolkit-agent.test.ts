@@ -59,6 +59,7 @@ import {
   nonceFor,
   nonceKeyOf,
   policy,
+  rejection,
 } from "./helpers/stopline.js";
 
 const require = createRequire(import.meta.url);
@@ -79,21 +80,6 @@ async function world() {
     key: hdKey(ROLES.agent),
   });
   return { ...s, agent };
-}
-
-/** Awaits `p`, expects it to reject with `cls` (and `text` in the message), and returns the error. */
-async function rejection<T extends Error>(
-  p: Promise<unknown>,
-  cls: abstract new (...args: never[]) => T,
-  text?: string,
-): Promise<T> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e, "expected a rejection").to.be.instanceOf(cls);
-  if (text !== undefined) expect((e as Error).message).to.contain(text);
-  return e as T;
 }
 
 /** Fills a v0.8 UserOperation for `agent` with fixed gas values (the in-process network has no bundler). */

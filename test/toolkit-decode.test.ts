@@ -48,21 +48,12 @@ import {
   createConnection,
   toolkitWorld,
 } from "./helpers/toolkit.js";
-import { ROLES, USDC, agentIdFor, hdKey, nonceFor, policy } from "./helpers/stopline.js";
+import { ROLES, USDC, agentIdFor, hdKey, nonceFor, policy, rejection } from "./helpers/stopline.js";
 
 const MERCHANT_A = "0x9965…A4dc";
 const STRANGER = "0x14dC…9955";
 const AGENT_KEY = "0x90F7…b906";
 const USDC_SHORT = "0xCf7E…0Fc9";
-
-async function failure(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a failure");
-}
 
 /** Asserts the violation's name, fields and exact message. */
 function expectViolation(v: GuardrailViolation | undefined, fields: Partial<GuardrailViolation>, message: string) {
@@ -96,7 +87,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
   describe("direct calls (executeAsAgent sent by the key)", function () {
     it("explains a payment over the daily cap with what is left and when it resets", async function () {
-      const e = await failure(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 25)]]));
+      const e = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 25)]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         {
@@ -117,7 +108,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
     });
 
     it("explains a payment over the per-payment cap", async function () {
-      const e = await failure(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 30)]]));
+      const e = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 30)]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "PerPaymentCapExceeded", token: w.usdc.address, amount: USDC(30), limit: USDC(25) },
@@ -126,7 +117,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
     });
 
     it("calls an approval an approval", async function () {
-      const e = await failure(w.asAgent.write.executeAsAgent([w.agentId, [w.approve(w.addr.merchantB, USDC(26))]]));
+      const e = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [w.approve(w.addr.merchantB, USDC(26))]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "PerPaymentCapExceeded", amount: USDC(26), merchant: w.addr.merchantB },
@@ -136,7 +127,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
     it("explains a payment past the lifetime cap", async function () {
       const agent = await w.as(KEYS.lifetime);
-      const e = await failure(agent.write.executeAsAgent([IDS.lifetime, [pay("merchantA", 10)]]));
+      const e = await rejection(agent.write.executeAsAgent([IDS.lifetime, [pay("merchantA", 10)]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "LifetimeCapExceeded", agentId: IDS.lifetime, amount: USDC(10), remaining: 0n },
@@ -149,7 +140,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
     });
 
     it("explains a payment to an address that is not a merchant", async function () {
-      const e = await failure(w.asAgent.write.executeAsAgent([w.agentId, [pay("stranger", 1)]]));
+      const e = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [pay("stranger", 1)]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "MerchantNotAllowed", agentId: w.agentId, merchant: w.addr.stranger },
@@ -163,7 +154,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
     it("explains a transfer on a token that is not in the policy", async function () {
       const call = { ...pay("merchantA", 1), target: w.addr.stranger };
-      const e = await failure(w.asAgent.write.executeAsAgent([w.agentId, [call]]));
+      const e = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [call]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "TokenNotAllowed", token: w.addr.stranger },
@@ -181,13 +172,13 @@ describe("toolkit: decodeGuardrailViolation", function () {
           args: [w.addr.owner, w.addr.merchantA, 1n],
         }),
       };
-      const e = await failure(w.asAgent.write.executeAsAgent([w.agentId, [call]]));
+      const e = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [call]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "CallNotAllowed", target: w.usdc.address, selector: "0x23b872dd" },
         `The agent may not call transferFrom (0x23b872dd) on USDC (${USDC_SHORT}).`,
       );
-      const plain = await failure(
+      const plain = await rejection(
         w.asAgent.write.executeAsAgent([w.agentId, [{ target: w.addr.stranger, value: 0n, callData: "0x" }]]),
       );
       expectViolation(
@@ -198,7 +189,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
     });
 
     it("explains an empty batch", async function () {
-      const e = await failure(w.asAgent.write.executeAsAgent([w.agentId, []]));
+      const e = await rejection(w.asAgent.write.executeAsAgent([w.agentId, []]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "CallNotAllowed", target: zeroAddress, selector: "0x00000000" },
@@ -208,7 +199,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
     it("explains a key that is not the agent's", async function () {
       const stranger = await w.as(ROLES.stranger);
-      const e = await failure(stranger.write.executeAsAgent([w.agentId, [pay("merchantA", 1)]]));
+      const e = await rejection(stranger.write.executeAsAgent([w.agentId, [pay("merchantA", 1)]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "AgentUnknown", key: w.addr.stranger },
@@ -218,7 +209,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
     it("explains paused agents and a revoked agent", async function () {
       await w.account.write.pauseAgents();
-      const paused = await failure(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 1)]]));
+      const paused = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 1)]]));
       expectViolation(
         decodeGuardrailViolation(paused, opts()),
         { name: "AgentsPaused" },
@@ -226,7 +217,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
       );
       await w.account.write.unpauseAgents();
       await w.account.write.revokeAgent([w.agentId]);
-      const revoked = await failure(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 1)]]));
+      const revoked = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 1)]]));
       expectViolation(
         decodeGuardrailViolation(revoked, opts()),
         { name: "AgentIsRevoked", agentId: w.agentId },
@@ -236,14 +227,14 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
     it("explains an agent that is not valid yet, and one that expired", async function () {
       const early = await w.as(KEYS.early);
-      const e1 = await failure(early.write.executeAsAgent([IDS.early, [pay("merchantA", 1)]]));
+      const e1 = await rejection(early.write.executeAsAgent([IDS.early, [pay("merchantA", 1)]]));
       expectViolation(
         decodeGuardrailViolation(e1, opts()),
         { name: "AgentNotYetValid", agentId: IDS.early, validAfter: AGENTS_START },
         "Agent 0x0000…0004 may act only from 2026-12-01 00:00 UTC (in 3 d 3 h).",
       );
       const late = await w.as(KEYS.late);
-      const e2 = await failure(late.write.executeAsAgent([IDS.late, [pay("merchantA", 1)]]));
+      const e2 = await rejection(late.write.executeAsAgent([IDS.late, [pay("merchantA", 1)]]));
       expectViolation(
         decodeGuardrailViolation(e2, opts()),
         { name: "AgentExpired", agentId: IDS.late, validUntil: LATE_END },
@@ -253,7 +244,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
     it("explains a call outside the active hours and, with the policy, when the agent may act next", async function () {
       const agent = await w.as(KEYS.hours);
-      const e = await failure(agent.write.executeAsAgent([IDS.hours, [pay("merchantA", 1)]]));
+      const e = await rejection(agent.write.executeAsAgent([IDS.hours, [pay("merchantA", 1)]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "OutsideActiveHours", agentId: IDS.hours, hourOfWeek: 116 },
@@ -268,7 +259,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
     it("explains the call limit", async function () {
       const agent = await w.as(KEYS.calls);
-      const e = await failure(agent.write.executeAsAgent([IDS.calls, [pay("merchantA", 1), pay("merchantB", 1)]]));
+      const e = await rejection(agent.write.executeAsAgent([IDS.calls, [pay("merchantA", 1), pay("merchantB", 1)]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "CallLimitExceeded", limit: 1n, resetsAt: MIDNIGHT },
@@ -283,7 +274,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
     it("explains a token call that fails", async function () {
       const agent = await w.as(KEYS.noCode);
       const call = { ...pay("merchantA", 1), target: NO_CODE_TOKEN };
-      const e = await failure(agent.write.executeAsAgent([IDS.noCode, [call]]));
+      const e = await rejection(agent.write.executeAsAgent([IDS.noCode, [call]]));
       expectViolation(
         decodeGuardrailViolation(e, opts()),
         { name: "TokenCallFailed", agentId: IDS.noCode, token: NO_CODE_TOKEN },
@@ -293,7 +284,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
     it("explains a merchant that calls back into the account", async function () {
       const agent = await w.as(KEYS.reentry);
-      const e = await failure(
+      const e = await rejection(
         agent.write.executeAsAgent([IDS.reentry, [{ target: REENTRANT, value: 0n, callData: "0x" }]]),
       );
       expectViolation(
@@ -309,9 +300,11 @@ describe("toolkit: decodeGuardrailViolation", function () {
         functionName: "executeAsAgent",
         args: [w.agentId, [pay("merchantA", 30)]],
       });
-      const call = await failure(w.publicClient.call({ account: w.addr.agent, to: w.accountAddress, data }));
+      const call = await rejection(w.publicClient.call({ account: w.addr.agent, to: w.accountAddress, data }));
       expect((call as Error).name).to.equal("CallExecutionError");
-      const estimate = await failure(w.publicClient.estimateGas({ account: w.addr.agent, to: w.accountAddress, data }));
+      const estimate = await rejection(
+        w.publicClient.estimateGas({ account: w.addr.agent, to: w.accountAddress, data }),
+      );
       expect((estimate as Error).name).to.equal("EstimateGasExecutionError");
       for (const e of [call, estimate]) {
         expectViolation(
@@ -320,7 +313,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
           "Payment of 30.00 USDC is over the per-payment cap of 25.00 USDC.",
         );
       }
-      const simulated = await failure(
+      const simulated = await rejection(
         w.publicClient.simulateContract({
           account: w.addr.agent,
           address: w.accountAddress,
@@ -337,7 +330,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
   describe("UserOperations refused in validation (handleOps reverts)", function () {
     const refuse = async (p: Promise<unknown>, fields: Partial<GuardrailViolation>, message: string) => {
-      const e = await failure(p);
+      const e = await rejection(p);
       expectViolation(decodeGuardrailViolation(e, opts()), fields, message);
       return e;
     };
@@ -414,7 +407,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
       expect(explained!.message).to.equal(
         "The EntryPoint rejected the UserOperation (AA22): it is outside the agent's validity window (valid from 2026-12-01 00:00 UTC).",
       );
-      const late = await failure(
+      const late = await rejection(
         w.handleOps([await w.agentOp([pay("merchantA", 1)], { agentId: IDS.late, signer: KEYS.late })]),
       );
       expect(
@@ -630,7 +623,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
         ],
       ];
       for (const [p, fields, message] of cases)
-        expectViolation(decodeGuardrailViolation(await failure(p()), opts()), fields, message);
+        expectViolation(decodeGuardrailViolation(await rejection(p()), opts()), fields, message);
     });
 
     it("explains an expired grant and a grant not signed by the owner", async function () {
@@ -647,7 +640,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
           deadline,
         });
       const past = T - 60n;
-      const expired = await failure(
+      const expired = await rejection(
         w.account.write.grantAgentBySig([
           agentIdFor(60),
           w.addr.agent2,
@@ -662,7 +655,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
         "The signed grant expired at 2026-11-27 20:47 UTC (1 min ago); ask the owner to sign a new one.",
       );
       const later = T + 3600n;
-      const forged = await failure(
+      const forged = await rejection(
         w.account.write.grantAgentBySig([
           agentIdFor(60),
           w.addr.agent2,
@@ -720,8 +713,8 @@ describe("toolkit: decodeGuardrailViolation", function () {
         entryPointAddress: w.entryPoint.address,
       };
       return method === "estimate"
-        ? failure(bundler.estimateUserOperationGas(op as never))
-        : failure(bundler.sendUserOperation(op as never));
+        ? rejection(bundler.estimateUserOperationGas(op as never))
+        : rejection(bundler.sendUserOperation(op as never));
     }
 
     it("decodes -32500 'AA23 reverted 0x<error>' from the message", async function () {
@@ -810,7 +803,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
     });
 
     it("finds a guardrail error nested deep in causes", async function () {
-      const real = await failure(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 30)]]));
+      const real = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 30)]]));
       const wrapped = new Error("payment failed", { cause: new Error("agent step failed", { cause: real }) });
       expect(decodeGuardrailViolation(wrapped, opts())).to.deep.include({
         name: "PerPaymentCapExceeded",
@@ -866,7 +859,7 @@ describe("toolkit: decodeGuardrailViolation", function () {
 
   describe("guardrail error classes", function () {
     it("builds the class of each violation, with the sentence as shortMessage", async function () {
-      const e = await failure(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 25)]]));
+      const e = await rejection(w.asAgent.write.executeAsAgent([w.agentId, [pay("merchantA", 25)]]));
       const v = decodeGuardrailViolation(e, opts())!;
       const err = toGuardrailError(v, { cause: e as Error });
       expect(err).to.be.instanceOf(PeriodCapExceededError);

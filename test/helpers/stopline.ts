@@ -18,6 +18,7 @@ import {
   zeroHash,
 } from "viem";
 import { type HDAccount, mnemonicToAccount } from "viem/accounts";
+import { expect } from "chai";
 
 const require = createRequire(import.meta.url);
 const entryPointArtifact = require("@account-abstraction/contracts/artifacts/EntryPoint.json") as {
@@ -139,3 +140,22 @@ export function maxCost(op: PackedUserOperation): bigint {
 export const nonceFor = (key: bigint, seq = 0n): bigint => (key << 64n) | seq;
 
 export { concat, encodeFunctionData, zeroAddress, zeroHash };
+
+/**
+ * Awaits `p` and returns what it rejected with, failing the test if it resolved. With `cls`, the rejection must be an
+ * instance of it; with `text`, its message must contain it.
+ */
+export async function rejection<T = unknown>(
+  p: Promise<unknown>,
+  cls?: abstract new (...args: never[]) => T,
+  text?: string,
+): Promise<T> {
+  const outcome = await p.then(
+    () => ({ resolved: true as const }),
+    (error: unknown) => ({ resolved: false as const, error }),
+  );
+  if (outcome.resolved) throw new Error("expected a rejection, but it resolved");
+  if (cls !== undefined) expect(outcome.error, "the rejection's class").to.be.instanceOf(cls);
+  if (text !== undefined) expect((outcome.error as Error).message).to.contain(text);
+  return outcome.error as T;
+}

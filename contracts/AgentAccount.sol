@@ -7,7 +7,9 @@ import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.s
 import {IEntryPoint, PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {Execution} from "@openzeppelin/contracts/interfaces/draft-IERC7579.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts/proxy/utils/UUPSUpgradeable.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ERC7739} from "@openzeppelin/contracts/utils/cryptography/signers/draft-ERC7739.sol";
 import {AgentAdmin} from "./AgentAdmin.sol";
@@ -19,6 +21,7 @@ import {AgentCallData} from "./libraries/AgentCallData.sol";
 import {CallDecoder} from "./libraries/CallDecoder.sol";
 import {CallLimit} from "./libraries/CallLimit.sol";
 import {GasBudget} from "./libraries/GasBudget.sol";
+import {LaneRules} from "./libraries/LaneRules.sol";
 import {MerchantAllowlist} from "./libraries/MerchantAllowlist.sol";
 import {SpendLimits} from "./libraries/SpendLimits.sol";
 import {TimeWindow} from "./libraries/TimeWindow.sol";
@@ -101,6 +104,8 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
                 if (t0 == 0) t0 = AgentStorage.load(ts);
                 v = SpendLimits.spend(AgentStorage.tokenAt(ts), t0, agentId, token, merchant, amount, end);
                 if (v.length != 0) _revert(v);
+                // a payment of a lane token opens its lane for the period, after its own amount (SPEC section 7)
+                if (AgentStorage.flagsOf(t0) & AgentStorage.LANE != 0) _openLaneAfterPayment(agentId, token, ts, end);
                 t0 = 0;
             }
         }
@@ -132,12 +137,19 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         for (uint256 i; i < calls.length; ++i) {
             (uint256 ts, , address token, , uint256 amount) = CallDecoder.paymentAt(_entry(list, i));
             if (ts == 0) continue;
-            (uint128 spentP, uint128 spentL) = SpendLimits.counters(AgentStorage.tokenAt(ts), end);
+            AgentStorage.TokenState storage tsI = AgentStorage.tokenAt(ts);
+            (uint128 spentP, uint128 spentL) = SpendLimits.counters(tsI, end);
+            // the first payment of a lane token opens its lane, if not yet open for this period
+            bool opens = tsI.flags & AgentStorage.LANE != 0 && tsI.lanePeriod != end;
             for (uint256 j; j < i; ++j) {
                 (uint256 tsJ, , , , uint256 amountJ) = CallDecoder.paymentAt(_entry(list, j));
                 if (tsJ == ts) {
                     spentP = AgentStorage.addSaturating(spentP, amountJ);
                     spentL = AgentStorage.addSaturating(spentL, amountJ);
+                    if (opens) {
+                        LaneRules.Opening memory o = LaneRules.plan(tsI, agentId, token, spentP, spentL);
+                        (spentP, spentL, opens) = (o.newP, o.newL, false);
+                    }
                 }
             }
             (v, , ) = SpendLimits.evaluate(AgentStorage.tokenAt(ts), agentId, token, amount, spentP, spentL, end);
@@ -340,8 +352,10 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         bytes calldata signature
     ) internal override returns (uint256) {
         bytes calldata data = userOp.callData;
-        if (data.length >= 4 && bytes4(data[:4]) == this.executeAsAgent.selector) {
-            return _validateAgentOp(userOp, data, userOpHash, signature);
+        if (data.length >= 4) {
+            bytes4 selector = bytes4(data[:4]);
+            if (selector == this.executeAsAgent.selector) return _validateAgentOp(userOp, data, userOpHash, signature);
+            if (selector == this.openLane.selector) return _validateLaneOp(userOp, data, userOpHash, signature);
         }
         return super._validateUserOp(userOp, userOpHash, signature);
     }
@@ -368,6 +382,21 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         (bytes memory v, , ) = _scan(a, agentId, calls, true);
         if (v.length != 0) _revert(v);
 
+        _checkAgentOpGas(userOp, $, a, agentId);
+        AgentSession.recordValidated(agentId, key, uint64(head >> AgentStorage.VERSION_SHIFT));
+
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(userOpHash, signature);
+        return _agentValidationData(err == ECDSA.RecoverError.NoError && signer == key, a0);
+    }
+
+    /// @dev Step 4 of an agent's op (an executeAsAgent or openLane op): its own nonce key, then a paymaster the owner
+    ///      allowed, or else the op's maximum cost charged to the gas budget.
+    function _checkAgentOpGas(
+        PackedUserOperation calldata userOp,
+        AgentStorage.Layout storage $,
+        AgentStorage.Agent storage a,
+        bytes32 agentId
+    ) private {
         uint192 nonceKey = uint192(userOp.nonce >> 64);
         if (nonceKey != uint192(uint256(agentId))) revert WrongNonceKey(agentId, nonceKey);
         if (userOp.paymasterAndData.length != 0) {
@@ -376,13 +405,44 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         } else {
             GasBudget.charge(a, agentId, _maxCost(userOp));
         }
-        AgentSession.recordValidated(agentId, key, uint64(head >> AgentStorage.VERSION_SHIFT));
+    }
+
+    /// @dev An agent op's validationData: the signature's verdict and the agent's validity window (a0: its slot 0). The
+    ///      EntryPoint's validAfter is exclusive, the policy's inclusive.
+    function _agentValidationData(bool sigOk, uint256 a0) private pure returns (uint256) {
+        uint48 validAfter = uint48(a0 >> AgentStorage.VALID_AFTER_SHIFT);
+        return ERC4337Utils.packValidationData(sigOk, validAfter == 0 ? 0 : validAfter - 1, uint48(a0 >> 208));
+    }
+
+    /// @dev An `openLane(agentId, token)` op is the agent's op whoever signs it (SPEC section 7): steps 1 and 2 and the
+    ///      token's lane, its nonce key, paymaster and gas budget; then the signature, by the agent's key or the owner.
+    function _validateLaneOp(
+        PackedUserOperation calldata userOp,
+        bytes calldata callData,
+        bytes32 userOpHash,
+        bytes calldata signature
+    ) private returns (uint256) {
+        // exactly the selector and two words, the second a clean address: what the ABI decoder will accept
+        if (callData.length != 68 || uint256(bytes32(callData[36:68])) >> 160 != 0) revert MalformedAgentCallData();
+        bytes32 agentId = bytes32(callData[4:36]);
+        address token = address(uint160(uint256(bytes32(callData[36:68]))));
+        AgentStorage.Layout storage $ = AgentStorage.layout();
+        if (AgentStorage.head($) & 0xff != 0) revert AgentsPaused();
+        AgentStorage.Agent storage a = $.agents[agentId];
+        uint256 a0 = AgentStorage.keyWord(a);
+        address key = address(uint160(a0));
+        if (a0 >> AgentStorage.VALID_UNTIL_SHIFT == 0) return ERC4337Utils.SIG_VALIDATION_FAILED;
+        if (key == address(0)) revert AgentIsRevoked(agentId);
+        AgentStorage.TokenState storage ts = a.token[token];
+        if (ts.flags & AgentStorage.LISTED == 0) revert TokenNotAllowed(agentId, token);
+        if (ts.laneCount == 0) revert LaneNotEnabled(agentId, token);
+        _checkAgentOpGas(userOp, $, a, agentId);
 
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(userOpHash, signature);
-        bool sigOk = err == ECDSA.RecoverError.NoError && signer == key;
-        uint48 validAfter = uint48(a0 >> AgentStorage.VALID_AFTER_SHIFT);
-        // the EntryPoint's validAfter is exclusive, the policy's inclusive
-        return ERC4337Utils.packValidationData(sigOk, validAfter == 0 ? 0 : validAfter - 1, validUntil);
+        address o = AccountOwner.get();
+        bool sigOk = err == ECDSA.RecoverError.NoError && (signer == key || (signer == o && o != address(0)));
+        AgentSession.recordLaneSigner(agentId, sigOk ? signer : key);
+        return _agentValidationData(sigOk, a0);
     }
 
     /// @dev The EntryPoint's required prefund when the account pays: all the op's gas limits times maxFeePerGas.
@@ -470,8 +530,22 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
         _delegateToAdmin();
     }
 
+    function openLane(bytes32, address) external {
+        _delegateToAdmin();
+    }
+
     function unpauseAgents() external {
         _delegateToAdmin();
+    }
+
+    /// @dev Opens the token's lane for the period ending at `end` unless it already is (one read): in AgentAdmin, by
+    ///      DELEGATECALL, as it asks the token about the last period's nonces.
+    function _openLaneAfterPayment(bytes32 agentId, address token, uint256 ts, uint256 end) private {
+        if (uint48(AgentStorage.load(ts + AgentStorage.TOKEN_LANE_HOLD_SLOT)) == end) return;
+        (bool ok, bytes memory ret) = ADMIN.delegatecall(
+            abi.encodeCall(AgentAdmin.openLaneForPayment, (agentId, token, end))
+        );
+        if (!ok) _revert(ret);
     }
 
     function _delegateToAdmin() private {
@@ -487,6 +561,158 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
             }
             return(m, returndatasize())
         }
+    }
+
+    // ================================================================ the x402 lane (SPEC section 7)
+
+    /// @dev A lane signature: "LANE", then abi.encode(token, agentId, i, to, value, validAfter, validBefore, v, r, s).
+    bytes4 private constant _LANE_TAG = 0x4c414e45;
+    uint256 private constant _LANE_SIGNATURE_LENGTH = 4 + 10 * 32;
+
+    /// @notice ERC-1271. The owner's signatures (ERC-7739), and the one kind of agent signature there is: a lane
+    ///         signature of an EIP-3009 `transferWithAuthorization` from this account, inside the lane's hold. It
+    ///         counts nothing (opening the lane charged the hold), so its cost does not depend on the lane's size.
+    function isValidSignature(bytes32 hash, bytes calldata signature) public view override returns (bytes4) {
+        if (signature.length == _LANE_SIGNATURE_LENGTH && bytes4(signature[:4]) == _LANE_TAG) {
+            return _isValidLaneSignature(hash, signature[4:]) ? this.isValidSignature.selector : bytes4(0xffffffff);
+        }
+        return super.isValidSignature(hash, signature);
+    }
+
+    function _isValidLaneSignature(bytes32 hash, bytes calldata blob) private view returns (bool) {
+        (
+            address token,
+            bytes32 agentId,
+            uint256 i,
+            address to,
+            uint256 value,
+            uint256 validAfter,
+            uint256 validBefore,
+            uint8 v,
+            bytes32 r,
+            bytes32 s
+        ) = abi.decode(blob, (address, bytes32, uint256, address, uint256, uint256, uint256, uint8, bytes32, bytes32));
+        (bytes memory violation, address key, uint256 period) = _laneCheck(
+            agentId,
+            token,
+            i,
+            to,
+            value,
+            validAfter,
+            validBefore,
+            false
+        );
+        if (violation.length != 0) return false;
+        bytes32 structHash = keccak256(
+            abi.encode(
+                LaneRules.TRANSFER_WITH_AUTHORIZATION_TYPEHASH,
+                address(this),
+                to,
+                value,
+                validAfter,
+                validBefore,
+                LaneRules.nonce(address(this), agentId, token, period, i)
+            )
+        );
+        bytes32 digest = MessageHashUtils.toTypedDataHash(IERC20Permit(token).DOMAIN_SEPARATOR(), structHash);
+        if (digest != hash) return false;
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, v, r, s);
+        return err == ECDSA.RecoverError.NoError && signer == key;
+    }
+
+    /// @dev Everything a lane payment must satisfy but its signature. Returns the refusal (empty when none), the agent's
+    ///      key and the lane period `validAfter` falls in.
+    /// @param checkUsed also refuse a nonce the token already marked used (the views do; a token asks before settling)
+    function _laneCheck(
+        bytes32 agentId,
+        address token,
+        uint256 i,
+        address to,
+        uint256 value,
+        uint256 validAfter,
+        uint256 validBefore,
+        bool checkUsed
+    ) private view returns (bytes memory v, address key, uint256 period) {
+        AgentStorage.Layout storage $ = AgentStorage.layout();
+        AgentStorage.Agent storage a = $.agents[agentId];
+        uint256 a0 = AgentStorage.keyWord(a);
+        if (a0 >> AgentStorage.VALID_UNTIL_SHIFT == 0) v = abi.encodeWithSelector(AgentNotFound.selector, agentId);
+        else v = _checkIdentity(AgentStorage.head($), a0, agentId, address(0), false);
+        if (v.length != 0) return (v, key, period);
+        key = address(uint160(a0));
+        v = TimeWindow.checkValidity(
+            agentId,
+            uint48(a0 >> AgentStorage.VALID_AFTER_SHIFT),
+            a0 >> AgentStorage.VALID_UNTIL_SHIFT
+        );
+        if (v.length == 0) v = TimeWindow.checkActiveHours(a, agentId, a.flags & AgentStorage.ANY_HOUR != 0);
+        if (v.length != 0) return (v, key, period);
+        AgentStorage.TokenState storage ts = a.token[token];
+        uint256 flags = ts.flags;
+        if (flags & AgentStorage.LISTED == 0) {
+            return (abi.encodeWithSelector(TokenNotAllowed.selector, agentId, token), key, period);
+        }
+        if (flags & AgentStorage.LANE == 0) {
+            return (abi.encodeWithSelector(LaneNotEnabled.selector, agentId, token), key, period);
+        }
+        period = TimeWindow.periodEnd(a.anchor, a.period, validAfter);
+        if (ts.lanePeriod != period) {
+            return (abi.encodeWithSelector(LaneNotOpen.selector, agentId, token, period), key, period);
+        }
+        if (validAfter >= validBefore || validBefore > period) {
+            v = abi.encodeWithSelector(LaneWindowInvalid.selector, agentId, validAfter, validBefore, period);
+            return (v, key, period);
+        }
+        uint256 slots = ts.laneSlots;
+        if (
+            i >= slots ||
+            (checkUsed && LaneRules.isUsed(token, LaneRules.nonce(address(this), agentId, token, period, i)))
+        ) {
+            v = abi.encodeWithSelector(LaneSlotUnavailable.selector, agentId, token, i, slots);
+            return (v, key, period);
+        }
+        if (!a.isMerchant(to)) return (abi.encodeWithSelector(MerchantNotAllowed.selector, agentId, to), key, period);
+        uint256 cap = ts.laneHoldMax;
+        if (ts.laneMax < cap) cap = ts.laneMax;
+        if (value > cap) {
+            v = abi.encodeWithSelector(PerPaymentCapExceeded.selector, agentId, token, value, cap);
+        }
+    }
+
+    /// @notice The lane's hold for `token`: the period it was opened for (its end), the slots reserved and the largest
+    ///         payment of each. All zero before any opening; a closed lane shows its period with no slots.
+    function lane(
+        bytes32 agentId,
+        address token
+    ) external view returns (uint256 period, uint256 slots, uint256 laneMax) {
+        AgentStorage.TokenState storage ts = AgentStorage.layout().agents[agentId].token[token];
+        return (ts.lanePeriod, ts.laneSlots, ts.laneHoldMax);
+    }
+
+    /// @notice The lane period (the end of the spending period) that `timestamp` falls in; 0 for an unknown agent.
+    function lanePeriodOf(bytes32 agentId, uint256 timestamp) external view returns (uint256) {
+        AgentStorage.Agent storage a = AgentStorage.layout().agents[agentId];
+        if (a.validUntil == 0) return 0;
+        return TimeWindow.periodEnd(a.anchor, a.period, timestamp);
+    }
+
+    /// @notice The EIP-3009 nonce of lane slot `i` in `period`.
+    function laneNonce(bytes32 agentId, address token, uint256 period, uint256 i) external view returns (bytes32) {
+        return LaneRules.nonce(address(this), agentId, token, period, i);
+    }
+
+    /// @notice Would this lane payment be accepted now (its signature aside)? Empty if so, otherwise the ABI-encoded
+    ///         custom error that explains the refusal (a facilitator only ever says the signature is invalid).
+    function checkLanePayment(
+        bytes32 agentId,
+        address token,
+        uint256 i,
+        address to,
+        uint256 value,
+        uint256 validAfter,
+        uint256 validBefore
+    ) external view returns (bytes memory violation) {
+        (violation, , ) = _laneCheck(agentId, token, i, to, value, validAfter, validBefore, true);
     }
 
     // ================================================================ views
@@ -536,7 +762,9 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
                 tokens[i],
                 AgentStorage.fromStored(ts.perPayment),
                 AgentStorage.fromStored(ts.perPeriod),
-                AgentStorage.fromStored(ts.lifetime)
+                AgentStorage.fromStored(ts.lifetime),
+                ts.laneCount,
+                ts.laneMax
             );
         }
     }

@@ -2,13 +2,16 @@
 pragma solidity 0.8.30;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {AgentPolicy, IAgentGuardrails} from "./interfaces/IAgentGuardrails.sol";
 import {AccountOwner} from "./libraries/AccountOwner.sol";
 import {AgentSession} from "./libraries/AgentSession.sol";
 import {AgentStorage} from "./libraries/AgentStorage.sol";
 import {GrantTypedData} from "./libraries/GrantTypedData.sol";
+import {LaneRules} from "./libraries/LaneRules.sol";
 import {PolicyRules} from "./libraries/PolicyRules.sol";
+import {TimeWindow} from "./libraries/TimeWindow.sol";
 
 /// @title AgentAdmin
 /// @notice The owner's and guardian's functions of every AgentAccount, reached only by DELEGATECALL from the account
@@ -16,6 +19,8 @@ import {PolicyRules} from "./libraries/PolicyRules.sol";
 ///         account's storage through the shared ERC-7201 namespace; called directly it refuses everything.
 /// @dev Deployed by the AgentAccount constructor, one per implementation.
 contract AgentAdmin is IAgentGuardrails, EIP712 {
+    using EnumerableSet for EnumerableSet.AddressSet;
+
     address private immutable _SELF;
     address private immutable _ENTRY_POINT;
 
@@ -116,7 +121,16 @@ contract AgentAdmin is IAgentGuardrails, EIP712 {
         _checkOwner();
         AgentStorage.Agent storage a = _existing(agentId);
         PolicyRules.validate(policy, address(this), _ENTRY_POINT);
+        address[] memory old = a.tokens.values();
+        bool[] memory hadLane = new bool[](old.length);
+        for (uint256 i; i < old.length; ++i) hadLane[i] = a.token[old[i]].laneCount != 0;
         PolicyRules.store(a, policy, false);
+        // a lane switched off or unlisted closes now (SPEC section 7)
+        uint256 period = TimeWindow.currentPeriodEnd(a);
+        for (uint256 i; i < old.length; ++i) {
+            AgentStorage.TokenState storage ts = a.token[old[i]];
+            if (hadLane[i] && ts.laneCount == 0) LaneRules.close(ts, agentId, old[i], period);
+        }
         emit AgentPolicyUpdated(agentId, policy.mandate, policy);
     }
 
@@ -135,7 +149,49 @@ contract AgentAdmin is IAgentGuardrails, EIP712 {
         address by = _checkOwnerOrGuardian();
         AgentStorage.Agent storage a = _existing(agentId);
         a.key = address(0);
+        // every open lane closes: its unused hold goes back to the lifetime counter (SPEC section 7)
+        address[] memory tokens = a.tokens.values();
+        uint256 period = TimeWindow.currentPeriodEnd(a);
+        for (uint256 i; i < tokens.length; ++i) LaneRules.close(a.token[tokens[i]], agentId, tokens[i], period);
         emit AgentRevoked(agentId, by);
+    }
+
+    // ---------------------------------------------------------------- the x402 lane (SPEC section 7)
+
+    /// @notice Opens the agent's lane for `token` in the current period (see LaneRules.open), for the agent's current
+    ///         key or the owner, directly or as a UserOperation validated as the agent's op.
+    function openLane(bytes32 agentId, address token) external {
+        AgentSession.checkNotLocked();
+        if (address(this) == _SELF) revert NotAuthorized(msg.sender);
+        AgentStorage.Layout storage $ = AgentStorage.layout();
+        if ($.paused) revert AgentsPaused();
+        AgentStorage.Agent storage a = $.agents[agentId];
+        if (a.validUntil == 0) revert AgentNotFound(agentId);
+        address key = a.key;
+        if (key == address(0)) revert AgentIsRevoked(agentId);
+        // an op's signer, as its validation recorded it (then checked again: a rotation may have come in between)
+        address caller = msg.sender == _ENTRY_POINT ? AgentSession.laneSigner(agentId) : msg.sender;
+        if (caller == address(0) || (caller != key && caller != address(this) && caller != AccountOwner.get())) {
+            revert AgentUnknown(caller);
+        }
+        bytes memory v = TimeWindow.checkValidity(agentId, a.validAfter, a.validUntil);
+        if (v.length != 0) {
+            assembly ("memory-safe") {
+                // the encoded violation as the revert data
+                revert(add(v, 0x20), mload(v))
+            }
+        }
+        AgentStorage.TokenState storage ts = a.token[token];
+        if (ts.flags & AgentStorage.LISTED == 0) revert TokenNotAllowed(agentId, token);
+        if (ts.laneCount == 0) revert LaneNotEnabled(agentId, token);
+        LaneRules.open(ts, agentId, token, TimeWindow.currentPeriodEnd(a));
+    }
+
+    /// @notice The opening that every ordinary payment of a lane token makes after charging its own amount. Reached only
+    ///         from the account's own payment path (the account has no way to forward this selector from outside).
+    function openLaneForPayment(bytes32 agentId, address token, uint256 period) external {
+        if (address(this) == _SELF) revert NotAuthorized(msg.sender);
+        LaneRules.open(AgentStorage.layout().agents[agentId].token[token], agentId, token, period);
     }
 
     function setGuardian(address guardian) external {

@@ -55,6 +55,7 @@ import {
   timeZoneOffsetMinutes,
   toStoplineAgentAccount,
   unpauseAgents,
+  toContractPolicy,
 } from "../src/index.js";
 import { deployEntryPoint } from "../test/helpers/fixture.js";
 
@@ -449,7 +450,11 @@ async function main() {
   const grantItself = encodeFunctionData({
     abi: agentAccountAbi,
     functionName: "grantAgent",
-    args: [randomAgentId(), createAgentKey().address, { ...shoppingPolicy, merchants: [MINING_POOL] }],
+    args: [
+      randomAgentId(),
+      createAgentKey().address,
+      toContractPolicy({ ...shoppingPolicy, merchants: [MINING_POOL] }),
+    ],
   });
   await refused(
     "It calls the account's own grantAgent to make itself a new agent that may pay the mining pool",

@@ -5,7 +5,8 @@ export * from "./errors/index.js";
 export * from "./policy/index.js";
 export { ANY_HOUR, ETH_METADATA, MAX_CAP, NATIVE_TOKEN, NO_EXPIRY, UNLIMITED, UNLIMITED_CALLS } from "./constants.js";
 export { type StoplineActions, type StoplineActionsConfig, stoplineActions } from "./decorators.js";
-export type { AgentPolicy, Execution, TokenLimit, TokenMetadata } from "./types.js";
+export type { AgentPolicy, ContractTokenLimit, Execution, TokenLimit, TokenMetadata } from "./types.js";
+export { toContractPolicy } from "./types.js";
 export { agentIdFromNonceKey, isAgentId, nonceKeyOf, randomAgentId } from "./utils/agentId.js";
 export {
   formatAmount,

@@ -10,7 +10,34 @@ export type TokenLimit = {
   perPeriod: bigint;
   /** Most the agent may ever pay; `UNLIMITED` for no cap. */
   lifetime: bigint;
+  /**
+   * x402 lane (signature payments, SPEC section 7): how many the agent may sign per period, at most 256. Default 0:
+   * the lane is off.
+   */
+  laneCount?: number;
+  /** x402 lane: the largest signature payment, `0 < laneMax <= perPayment` when `laneCount` is set. Default 0. */
+  laneMax?: bigint;
 };
+
+/** A TokenLimit as the contract takes it and returns it: the lane fields spelled out. */
+export type ContractTokenLimit = Required<TokenLimit>;
+
+/** The policy with every TokenLimit's lane fields filled in (0 when absent), as the contract's ABI needs them. */
+export function toContractPolicy(policy: AgentPolicy): Omit<AgentPolicy, "limits"> & {
+  limits: readonly ContractTokenLimit[];
+} {
+  return {
+    ...policy,
+    limits: policy.limits.map((lim) => ({
+      token: lim.token,
+      perPayment: lim.perPayment,
+      perPeriod: lim.perPeriod,
+      lifetime: lim.lifetime,
+      laneCount: lim.laneCount ?? 0,
+      laneMax: lim.laneMax ?? 0n,
+    })),
+  };
+}
 
 /** Everything an agent may do (SPEC section 2), exactly as the contract takes it. Build one with `buildPolicy`. */
 export type AgentPolicy = {

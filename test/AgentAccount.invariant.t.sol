@@ -197,7 +197,7 @@ contract SolTestAgentHandler is SolTestBase {
         TokenLimit[] memory limits = new TokenLimit[](listing <= 1 ? 1 : 2);
         uint256 n;
         for (uint256 t; t < T; ++t) {
-            if (list[t]) limits[n++] = TokenLimit(tokenOf(t), pp[t], pe[t], lt[t]);
+            if (list[t]) limits[n++] = TokenLimit(tokenOf(t), pp[t], pe[t], lt[t], 0, 0);
         }
         p.limits = limits;
         vm.prank(owner);
@@ -293,7 +293,7 @@ contract SolTestAgentHandler is SolTestBase {
     function _policy(uint256 a, uint256 period_) internal view returns (AgentPolicy memory p) {
         TokenLimit[] memory limits = new TokenLimit[](T);
         for (uint256 t; t < T; ++t) {
-            limits[t] = TokenLimit(tokenOf(t), perPayment[a][t], perPeriod[a][t], lifetime[a][t]);
+            limits[t] = TokenLimit(tokenOf(t), perPayment[a][t], perPeriod[a][t], lifetime[a][t], 0, 0);
         }
         address[] memory merchants = new address[](2);
         merchants[0] = recipients[a];

@@ -30,7 +30,7 @@ contract CallDecoderTest is SolTestBase {
         merchants.push(address(0x3E3));
 
         TokenLimit[] memory limits = new TokenLimit[](tokens.length);
-        for (uint256 i; i < tokens.length; ++i) limits[i] = TokenLimit(tokens[i], 10, 100, 1000);
+        for (uint256 i; i < tokens.length; ++i) limits[i] = TokenLimit(tokens[i], 10, 100, 1000, 0, 0);
         harness.configure(
             AgentPolicy({
                 validAfter: 0,

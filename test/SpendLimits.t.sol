@@ -190,9 +190,9 @@ contract SpendLimitsTest is SolTestBase {
         period_ = uint32(_bound(period_, 1, 30 days));
         TokenLimit[] memory limits = new TokenLimit[](2);
         (uint256 a, uint256 b, uint256 c) = _caps(tokenCaps[0], tokenCaps[1], tokenCaps[2], scale);
-        limits[0] = TokenLimit(TOKEN, a, b, c);
+        limits[0] = TokenLimit(TOKEN, a, b, c, 0, 0);
         (a, b, c) = _caps(ethCaps[0], ethCaps[1], ethCaps[2], scale >> 2);
-        limits[1] = TokenLimit(ETH, a, b, c);
+        limits[1] = TokenLimit(ETH, a, b, c, 0, 0);
         _configure(period_, limits);
 
         for (uint256 i; i < STEPS; ++i) {
@@ -221,7 +221,7 @@ contract SpendLimitsTest is SolTestBase {
         perPeriod = _bound(perPeriod, 2, 1e12);
         uint256 perPayment = perPeriod / 2 + 1;
         TokenLimit[] memory limits = new TokenLimit[](1);
-        limits[0] = TokenLimit(TOKEN, perPayment, perPeriod, 10 * perPeriod);
+        limits[0] = TokenLimit(TOKEN, perPayment, perPeriod, 10 * perPeriod, 0, 0);
         _configure(1 days, limits);
         spentBefore = _bound(spentBefore, 0, perPayment);
         SolTestSpendHarness.Pay[] memory first = new SolTestSpendHarness.Pay[](1);
@@ -260,7 +260,7 @@ contract SpendLimitsTest is SolTestBase {
         uint32[STEPS] calldata gaps
     ) public {
         TokenLimit[] memory limits = new TokenLimit[](1);
-        limits[0] = TokenLimit(TOKEN, UNLIMITED, UNLIMITED, UNLIMITED);
+        limits[0] = TokenLimit(TOKEN, UNLIMITED, UNLIMITED, UNLIMITED, 0, 0);
         _configure(1 hours, limits);
         uint256 lastLifetime;
         for (uint256 i; i < STEPS; ++i) {
@@ -285,7 +285,7 @@ contract SpendLimitsTest is SolTestBase {
     ///         refused with nothing left in the period, and, next period, with nothing left in the lifetime.
     function testFuzz_saturatedCounter_staysExhaustedForAnyRealCap(uint256 huge, uint256 cap, uint256 amount) public {
         TokenLimit[] memory limits = new TokenLimit[](1);
-        limits[0] = TokenLimit(TOKEN, UNLIMITED, UNLIMITED, UNLIMITED);
+        limits[0] = TokenLimit(TOKEN, UNLIMITED, UNLIMITED, UNLIMITED, 0, 0);
         _configure(1 days, limits);
         huge = _bound(huge, SATURATED, UNLIMITED);
         SolTestSpendHarness.Pay[] memory ps = new SolTestSpendHarness.Pay[](1);
@@ -298,7 +298,7 @@ contract SpendLimitsTest is SolTestBase {
         vm.assertEq(rawL, SATURATED, "lifetime counter saturated, not wrapped");
 
         cap = _bound(cap, 1, MAX_CAP);
-        limits[0] = TokenLimit(TOKEN, cap, cap, cap);
+        limits[0] = TokenLimit(TOKEN, cap, cap, cap, 0, 0);
         _configure(1 days, limits);
         amount = _bound(amount, 1, cap);
         ps[0].amount = amount;

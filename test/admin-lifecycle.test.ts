@@ -35,6 +35,7 @@ import {
   agentIdFor,
   policy,
   zeroHash,
+  limit,
 } from "./helpers/stopline.js";
 
 const conn = await network.create();
@@ -127,7 +128,7 @@ describe("updatePolicy", function () {
       s.agentId,
       {
         ...s.agentPolicy,
-        limits: [{ token: s.usdc.address, perPayment: USDC(25), perPeriod: USDC(50), lifetime: USDC(1_000) }],
+        limits: [limit({ token: s.usdc.address, perPayment: USDC(25), perPeriod: USDC(50), lifetime: USDC(1_000) })],
       },
     ]);
     same(await s.account.read.spent([s.agentId, s.usdc.address]), [USDC(75), USDC(75)]);
@@ -148,7 +149,7 @@ describe("updatePolicy", function () {
     await pay(s, s.addr.merchantA, USDC(10));
     const ethOnly = {
       ...s.agentPolicy,
-      limits: [{ token: zeroAddress, perPayment: 10n ** 15n, perPeriod: 10n ** 16n, lifetime: 10n ** 17n }],
+      limits: [limit({ token: zeroAddress, perPayment: 10n ** 15n, perPeriod: 10n ** 16n, lifetime: 10n ** 17n })],
     };
     await s.account.write.updatePolicy([s.agentId, ethOnly]);
     same(await s.account.read.remaining([s.agentId, s.usdc.address]), [0n, 0n, 0n, 0n]);

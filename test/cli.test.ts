@@ -45,6 +45,7 @@ import {
   USDC,
   agentIdFor,
   hdKey,
+  limit,
   nonceFor,
   userOp,
 } from "./helpers/stopline.js";
@@ -361,7 +362,7 @@ describe("stopline CLI against a local anvil node", function () {
       maxCallsPerPeriod: UNLIMITED_CALLS,
       gasBudget: parseEther("0.1"),
       mandate: keccak256(stringToBytes(MANDATE)),
-      limits: [{ token: usdc, perPayment: USDC(25), perPeriod: USDC(100), lifetime: USDC(1_000) }],
+      limits: [limit({ token: usdc, perPayment: USDC(25), perPeriod: USDC(100), lifetime: USDC(1_000) })],
       merchants: [A, B],
     });
   });
@@ -431,13 +432,13 @@ describe("stopline CLI against a local anvil node", function () {
       gasBudget: (40n * 400_000n * parseGwei("2") * 150n) / 100n,
       mandate: toHex(0, { size: 32 }),
       limits: [
-        { token: usdc, perPayment: USDC(10), perPeriod: USDC(50), lifetime: USDC(500) },
-        {
+        limit({ token: usdc, perPayment: USDC(10), perPeriod: USDC(50), lifetime: USDC(500) }),
+        limit({
           token: "0x0000000000000000000000000000000000000000",
           perPayment: parseEther("0.01"),
           perPeriod: parseEther("0.1"),
           lifetime: parseEther("1"),
-        },
+        }),
       ],
       merchants: [A, B],
     });
@@ -772,7 +773,7 @@ describe("stopline CLI against a local anvil node", function () {
       maxCallsPerPeriod: UNLIMITED_CALLS,
       gasBudget: parseEther("0.2"),
       mandate: keccak256(stringToBytes(MANDATE)),
-      limits: [{ token: usdc, perPayment: USDC(30), perPeriod: USDC(100), lifetime: USDC(1_000) }],
+      limits: [limit({ token: usdc, perPayment: USDC(30), perPeriod: USDC(100), lifetime: USDC(1_000) })],
       merchants: [A],
     });
   });

@@ -42,6 +42,7 @@ import {
   USDC,
   agentIdFor,
   hdKey,
+  limit,
 } from "./helpers/stopline.js";
 
 type Artifact = { abi: Abi; bytecode: Hex };
@@ -166,7 +167,7 @@ describe("End to end with anvil and the Alto bundler", function () {
             maxCallsPerPeriod: UNLIMITED_CALLS,
             gasBudget: parseEther("1"),
             mandate: toHex("e2e", { size: 32 }),
-            limits: [{ token: usdc, perPayment: USDC(25), perPeriod: USDC(40), lifetime: USDC(1_000) }],
+            limits: [limit({ token: usdc, perPayment: USDC(25), perPeriod: USDC(40), lifetime: USDC(1_000) })],
             merchants: [keys.merchantA.address],
           },
         ],

@@ -33,6 +33,7 @@ import {
   shortAddress,
   timeZoneOffsetMinutes,
   validatePolicy,
+  toContractPolicy,
 } from "../src/index.js";
 import { type ToolkitWorld, createConnection, toolkitWorld } from "./helpers/toolkit.js";
 import { USDC, agentIdFor, maxCost, policy } from "./helpers/stopline.js";
@@ -287,8 +288,22 @@ describe("toolkit: buildPolicy and validatePolicy", function () {
       gasBudget: parseEther("0.05"),
       mandate: keccak256(stringToBytes(mandate)),
       limits: [
-        { token: getAddress(w.usdc.address), perPayment: 25_500_000n, perPeriod: USDC(100), lifetime: USDC(1000) },
-        { token: zeroAddress, perPayment: parseEther("0.01"), perPeriod: parseEther("0.1"), lifetime: UNLIMITED },
+        {
+          token: getAddress(w.usdc.address),
+          perPayment: 25_500_000n,
+          perPeriod: USDC(100),
+          lifetime: USDC(1000),
+          laneCount: 0,
+          laneMax: 0n,
+        },
+        {
+          token: zeroAddress,
+          perPayment: parseEther("0.01"),
+          perPeriod: parseEther("0.1"),
+          lifetime: UNLIMITED,
+          laneCount: 0,
+          laneMax: 0n,
+        },
       ],
       merchants: [getAddress(w.addr.merchantA), getAddress(w.addr.merchantB)],
     };
@@ -314,7 +329,14 @@ describe("toolkit: buildPolicy and validatePolicy", function () {
       gasBudget: 0n,
       mandate: "0x0000000000000000000000000000000000000000000000000000000000000000",
       limits: [
-        { token: getAddress(w.usdc.address), perPayment: 25_500_000n, perPeriod: USDC(100), lifetime: USDC(1000) },
+        {
+          token: getAddress(w.usdc.address),
+          perPayment: 25_500_000n,
+          perPeriod: USDC(100),
+          lifetime: USDC(1000),
+          laneCount: 0,
+          laneMax: 0n,
+        },
       ],
       merchants: [getAddress(w.addr.merchantA), getAddress(w.addr.merchantB)],
     });
@@ -629,7 +651,7 @@ describe("toolkit: buildPolicy and validatePolicy", function () {
       // the contract refuses it with that reason...
       let onChain: unknown;
       try {
-        await w.account.write.grantAgent([agentIdFor(41), w.wallets[18].account.address, bad]);
+        await w.account.write.grantAgent([agentIdFor(41), w.wallets[18].account.address, toContractPolicy(bad)]);
       } catch (e) {
         onChain = e;
       }

@@ -8,6 +8,8 @@ struct TokenLimit {
     uint256 perPayment; // largest single payment
     uint256 perPeriod; // most the agent may pay in one period
     uint256 lifetime; // most the agent may ever pay
+    uint32 laneCount; // x402 lane (SPEC section 7): signature payments per period; 0 = lane off
+    uint256 laneMax; // x402 lane: largest signature payment, 0 < laneMax <= perPayment when laneCount != 0
 }
 
 /// @notice Everything an agent may do. See SPEC section 2 for the meaning and bounds of each field.
@@ -59,6 +61,12 @@ interface IAgentGuardrails {
     /// @notice The caller may not call this function (it is for the owner, or the owner and the guardian).
     error NotAuthorized(address caller);
 
+    // ---- the x402 lane (SPEC section 7) ----
+    error LaneNotEnabled(bytes32 agentId, address token);
+    error LaneNotOpen(bytes32 agentId, address token, uint256 period);
+    error LaneSlotUnavailable(bytes32 agentId, address token, uint256 i, uint256 slots);
+    error LaneWindowInvalid(bytes32 agentId, uint256 validAfter, uint256 validBefore, uint256 period);
+
     event AgentGranted(bytes32 indexed agentId, address indexed key, bytes32 indexed mandate, AgentPolicy policy);
     event AgentPolicyUpdated(bytes32 indexed agentId, bytes32 indexed mandate, AgentPolicy policy);
     event AgentKeyRotated(bytes32 indexed agentId, address indexed oldKey, address indexed newKey);
@@ -75,4 +83,21 @@ interface IAgentGuardrails {
     event AgentsPausedSet(bool paused, address indexed by);
     event GuardianSet(address indexed guardian);
     event AgentPaymasterSet(address indexed paymaster, bool allowed);
+    event LaneOpened(
+        bytes32 indexed agentId,
+        address indexed token,
+        uint256 period,
+        uint256 slots,
+        uint256 laneMax,
+        uint256 settledPeriod,
+        uint256 usedInSettled,
+        uint256 givenBack
+    );
+    event LaneClosed(
+        bytes32 indexed agentId,
+        address indexed token,
+        uint256 settledPeriod,
+        uint256 usedInSettled,
+        uint256 givenBack
+    );
 }

@@ -12,16 +12,33 @@ library AgentSession {
 
     // keccak256(abi.encode(uint256(keccak256("stopline.transient.AgentKeys")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant _KEYS = 0x4a316bd1848de63221b05b2d2494dbe1ba0bc992be4eb5a4c1474df5fb61fc00;
+    // keccak256(abi.encode(uint256(keccak256("stopline.transient.LaneSigners")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant _LANE_SIGNERS = 0x99e9d2b51aa4bc44286d412b45a5031fd755b7d16aab7b71e1afee411f8c9900;
     // keccak256(abi.encode(uint256(keccak256("stopline.transient.AgentLock")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant _LOCK = 0x17ab84a7e57d69493de0cb72e11b85864236004c451cd984831f9942827d9d00;
 
-    function _keySlot(bytes32 agentId) private pure returns (TransientSlot.Uint256Slot s) {
+    function _keySlot(bytes32 agentId) private pure returns (TransientSlot.Uint256Slot) {
+        return _slot(agentId, _KEYS);
+    }
+
+    function _slot(bytes32 agentId, bytes32 base) private pure returns (TransientSlot.Uint256Slot s) {
         assembly ("memory-safe") {
-            // keccak256(abi.encode(agentId, _KEYS)), hashed in the scratch space
+            // keccak256(abi.encode(agentId, base)), hashed in the scratch space
             mstore(0, agentId)
-            mstore(0x20, _KEYS)
+            mstore(0x20, base)
             s := keccak256(0, 0x40)
         }
+    }
+
+    /// @notice Records who signed a validated `openLane` op of `agentId` (its key or the owner), apart from the keys of
+    ///         its `executeAsAgent` ops, so that one never stands for the other.
+    function recordLaneSigner(bytes32 agentId, address signer) internal {
+        _slot(agentId, _LANE_SIGNERS).tstore(uint256(uint160(signer)));
+    }
+
+    /// @return signer who signed the agent's validated `openLane` op in this transaction (zero if none)
+    function laneSigner(bytes32 agentId) internal view returns (address signer) {
+        return address(uint160(_slot(agentId, _LANE_SIGNERS).tload()));
     }
 
     /// @notice Records the key that validated `agentId`'s op and the state version it was validated against.

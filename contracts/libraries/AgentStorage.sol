@@ -16,6 +16,7 @@ library AgentStorage {
     uint8 internal constant LISTED = 1; // the token is in the agent's limits
     uint8 internal constant ANY_HOUR = 2; // activeHours is all ones: no need to read it
     uint8 internal constant CALL_LIMIT = 4; // maxCallsPerPeriod is not unlimited: calls are counted
+    uint8 internal constant LANE = 8; // TokenState only: the token's x402 lane is on (laneCount != 0)
 
     /// @dev One token (or ETH, token = address(0)) of one agent. Counters survive policy updates and unlisting.
     ///      Slot 0 also carries a copy of the agent's schedule and flags, so that a payment reads no agent slot but
@@ -34,6 +35,14 @@ library AgentStorage {
         // the listing on and the agent's first payment does not pay for a fresh slot.
         uint128 spentInPeriod;
         uint128 spentLifetimePlusOne;
+        // slot 3, the x402 lane's settings (SPEC section 7): read when a lane opens and by lane signatures
+        uint32 laneCount;
+        uint128 laneMax;
+        // slot 4, the lane's hold: the period it was opened for (its end, unix seconds; 0 before any opening), the slots
+        // reserved and the largest payment of each. A closed lane keeps its period with no slots.
+        uint48 lanePeriod;
+        uint16 laneSlots;
+        uint128 laneHoldMax;
     }
 
     /// @dev One agent. `validUntil != 0` for every agent ever granted (it is > validAfter >= 0); `key == 0` once revoked.
@@ -109,6 +118,7 @@ library AgentStorage {
     uint256 internal constant ANCHOR_SHIFT = 208;
     uint256 internal constant TOKEN_CAPS_SLOT = 1;
     uint256 internal constant TOKEN_SPENT_SLOT = 2;
+    uint256 internal constant TOKEN_LANE_HOLD_SLOT = 4;
 
     /// @dev The word in storage slot `slot` (a slot of this namespace).
     function load(uint256 slot) internal view returns (uint256 w) {

@@ -7,7 +7,7 @@ import {AgentPolicy, TokenLimit} from "../interfaces/IAgentGuardrails.sol";
 /// @notice EIP-712 struct hashes for `grantAgentBySig` (SPEC section 4), so that a wallet shows the owner the whole policy.
 library GrantTypedData {
     bytes internal constant TOKEN_LIMIT_TYPE =
-        "TokenLimit(address token,uint256 perPayment,uint256 perPeriod,uint256 lifetime)";
+        "TokenLimit(address token,uint256 perPayment,uint256 perPeriod,uint256 lifetime,uint32 laneCount,uint256 laneMax)";
     bytes internal constant AGENT_POLICY_TYPE =
         "AgentPolicy(uint48 validAfter,uint48 validUntil,uint32 period,uint168 activeHours,uint32 maxCallsPerPeriod,"
         "uint256 gasBudget,bytes32 mandate,TokenLimit[] limits,address[] merchants)";
@@ -25,7 +25,15 @@ library GrantTypedData {
         for (uint256 i; i < p.limits.length; ++i) {
             TokenLimit calldata lim = p.limits[i];
             limitHashes[i] = keccak256(
-                abi.encode(TOKEN_LIMIT_TYPEHASH, lim.token, lim.perPayment, lim.perPeriod, lim.lifetime)
+                abi.encode(
+                    TOKEN_LIMIT_TYPEHASH,
+                    lim.token,
+                    lim.perPayment,
+                    lim.perPeriod,
+                    lim.lifetime,
+                    lim.laneCount,
+                    lim.laneMax
+                )
             );
         }
         return

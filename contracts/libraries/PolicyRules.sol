@@ -26,6 +26,18 @@ library PolicyRules {
             _invalid("cap above 2^128-2 (use type(uint256).max for unlimited)");
     }
 
+    /// @dev The x402 lane of a token (SPEC section 7): at most 256 slots of 0 < laneMax <= perPayment, on an ERC-20.
+    function _checkLane(TokenLimit calldata lim) private pure {
+        if (lim.token == address(0)) _invalid("a lane needs an ERC-20 token, not ETH");
+        if (lim.laneCount > MAX_LANE_SLOTS) _invalid("laneCount above 256");
+        if (lim.laneMax == 0 || lim.laneMax > lim.perPayment)
+            _invalid("laneMax must be above 0 and at most perPayment");
+        if (lim.laneMax > MAX_CAP) _invalid("laneMax above 2^128-2");
+    }
+
+    /// @dev Most lane slots a token may have per period.
+    uint256 internal constant MAX_LANE_SLOTS = 256;
+
     /// @notice Reverts with InvalidPolicy(reason) unless `p` is a valid policy for the account `self`.
     function validate(AgentPolicy calldata p, address self, address entryPoint) internal pure {
         if (p.validUntil <= p.validAfter) _invalid("validUntil must be after validAfter");
@@ -47,6 +59,7 @@ library PolicyRules {
             _checkCap(lim.lifetime);
             if (lim.perPayment > lim.perPeriod) _invalid("perPayment must not exceed perPeriod");
             if (lim.perPeriod > lim.lifetime) _invalid("perPeriod must not exceed lifetime");
+            if (lim.laneCount != 0) _checkLane(lim);
         }
         address[] calldata merchants = p.merchants;
         for (uint256 i; i < merchants.length; ++i) {
@@ -102,6 +115,8 @@ library PolicyRules {
             ts.perPayment = 0;
             ts.perPeriod = 0;
             ts.lifetime = 0;
+            ts.laneCount = 0;
+            ts.laneMax = 0;
         }
         a.tokens.clear();
         TokenLimit[] calldata limits = p.limits;
@@ -109,11 +124,15 @@ library PolicyRules {
             TokenLimit calldata lim = limits[i];
             AgentStorage.TokenState storage ts = a.token[lim.token];
             ts.perPayment = AgentStorage.toStored(lim.perPayment);
-            ts.flags = flags | AgentStorage.LISTED;
+            bool lane = lim.laneCount != 0;
+            ts.flags = flags | AgentStorage.LISTED | (lane ? AgentStorage.LANE : 0);
             ts.period = period;
             ts.anchor = anchor;
             ts.perPeriod = AgentStorage.toStored(lim.perPeriod);
             ts.lifetime = AgentStorage.toStored(lim.lifetime);
+            // with the lane off, laneMax means nothing and is not kept (checked only when the lane is on)
+            ts.laneCount = lim.laneCount;
+            ts.laneMax = lane ? uint128(lim.laneMax) : 0;
             // a non-zero counter slot from the start: the first payment pays no fresh-slot cost
             if (ts.spentLifetimePlusOne == 0) ts.spentLifetimePlusOne = 1;
             a.tokens.add(lim.token);

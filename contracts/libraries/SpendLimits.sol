@@ -162,7 +162,7 @@ library SpendLimits {
         AgentStorage.TokenState storage ts = a.token[token];
         if (ts.flags & AgentStorage.LISTED == 0) return (0, 0, 0, 0);
         (uint128 spentP, uint128 spentL) = counters(ts, end);
-        return (AgentStorage.fromStored(ts.perPayment), _left(ts.perPeriod, spentP), _left(ts.lifetime, spentL), end);
+        return (AgentStorage.fromStored(ts.perPayment), leftOf(ts.perPeriod, spentP), leftOf(ts.lifetime, spentL), end);
     }
 
     /// @dev Counters from the words: the period counter counts only if tagged with the period ending at `end` (both
@@ -249,7 +249,8 @@ library SpendLimits {
         return abi.encodeWithSelector(IAgentGuardrails.LifetimeCapExceeded.selector, agentId, token, amount, left);
     }
 
-    function _left(uint128 cap, uint128 spent) private pure returns (uint256) {
+    /// @notice What a stored cap leaves after `spent`: type(uint256).max for UNLIMITED, else cap - spent floored at 0.
+    function leftOf(uint128 cap, uint128 spent) internal pure returns (uint256) {
         if (cap == AgentStorage.UNLIMITED) return type(uint256).max;
         unchecked {
             return cap > spent ? cap - spent : 0;

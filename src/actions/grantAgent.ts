@@ -1,7 +1,7 @@
 import { type Account, type Address, type Chain, type Client, type Hash, type Hex, type Transport } from "viem";
 
 import { validatePolicy } from "../policy/validate.js";
-import type { AgentPolicy } from "../types.js";
+import { type AgentPolicy, toContractPolicy } from "../types.js";
 import {
   type OwnerActionErrorType,
   type AccountWriteParameters,
@@ -46,5 +46,5 @@ export async function grantAgent<chain extends Chain | undefined, account extend
   requireAgentId(agentId);
   requireKeyAddress(key, "key");
   validatePolicy(policy, { address });
-  return send(client, parameters, "grantAgent", [agentId, key, policy]);
+  return send(client, parameters, "grantAgent", [agentId, key, toContractPolicy(policy)]);
 }

@@ -15,7 +15,7 @@ import { getAction } from "viem/utils";
 import { agentAccountAbi } from "../abis/generated.js";
 import type { InvalidPolicyInputErrorType } from "../errors/policy.js";
 import { validatePolicy } from "../policy/validate.js";
-import type { AgentPolicy } from "../types.js";
+import { type AgentPolicy, toContractPolicy } from "../types.js";
 import { requireAddress, requireAgentId, requireKeyAddress } from "./internal.js";
 
 /**
@@ -46,6 +46,8 @@ export const agentGrantTypes = {
     { name: "perPayment", type: "uint256" },
     { name: "perPeriod", type: "uint256" },
     { name: "lifetime", type: "uint256" },
+    { name: "laneCount", type: "uint32" },
+    { name: "laneMax", type: "uint256" },
   ],
 } as const;
 
@@ -82,7 +84,11 @@ export function getAgentGrantTypedData(
     message: {
       agentId,
       key,
-      policy: { ...policy, limits: [...policy.limits], merchants: [...policy.merchants] },
+      policy: {
+        ...toContractPolicy(policy),
+        limits: [...toContractPolicy(policy).limits],
+        merchants: [...policy.merchants],
+      },
       nonce,
       deadline,
     },

@@ -2,6 +2,7 @@ import type { Account, Chain, Client, Hash, Transport } from "viem";
 
 import { type OwnerActionErrorType, type WriteOptions, send } from "./internal.js";
 import type { SignedAgentGrant } from "./signAgentGrant.js";
+import { toContractPolicy } from "../types.js";
 
 export type SubmitAgentGrantParameters<
   chain extends Chain | undefined = Chain | undefined,
@@ -31,7 +32,7 @@ export async function submitAgentGrant<chain extends Chain | undefined, account 
   return send(client, { ...parameters, address: grant.address }, "grantAgentBySig", [
     grant.agentId,
     grant.key,
-    grant.policy,
+    toContractPolicy(grant.policy),
     grant.deadline,
     grant.signature,
   ]);

@@ -1,7 +1,7 @@
 import type { Account, Chain, Client, Hash, Hex, Transport } from "viem";
 
 import { validatePolicy } from "../policy/validate.js";
-import type { AgentPolicy } from "../types.js";
+import { type AgentPolicy, toContractPolicy } from "../types.js";
 import {
   type OwnerActionErrorType,
   type AccountWriteParameters,
@@ -39,5 +39,5 @@ export async function updateAgentPolicy<chain extends Chain | undefined, account
   const address = requireAddress(parameters.address);
   requireAgentId(parameters.agentId);
   validatePolicy(parameters.policy, { address });
-  return send(client, parameters, "updatePolicy", [parameters.agentId, parameters.policy]);
+  return send(client, parameters, "updatePolicy", [parameters.agentId, toContractPolicy(parameters.policy)]);
 }

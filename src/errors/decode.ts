@@ -72,6 +72,10 @@ export const STOPLINE_ERRORS: ReadonlySet<string> = new Set<StoplineErrorName>([
   "GrantExpired",
   "InvalidGrantSignature",
   "NotAuthorized",
+  "LaneNotEnabled",
+  "LaneNotOpen",
+  "LaneSlotUnavailable",
+  "LaneWindowInvalid",
 ]);
 
 /** Every error the toolkit can decode: the account's, the factory's, the EntryPoint's and the ERC-20 ones. */
@@ -80,7 +84,7 @@ const KNOWN_ERRORS = [...agentAccountAbi, ...agentAccountFactoryAbi, ...entryPoi
 ) as Abi;
 
 /** Argument names of the account's errors that the violation calls differently. */
-const RENAMED: Readonly<Record<string, string>> = { cap: "limit" };
+const RENAMED: Readonly<Record<string, string>> = { cap: "limit", i: "slot" };
 
 type Facts = Omit<GuardrailViolation, "message">;
 

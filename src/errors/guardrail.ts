@@ -140,6 +140,22 @@ export class InvalidGrantSignatureError extends GuardrailViolationError {
 export class NotAuthorizedError extends GuardrailViolationError {
   override name = "NotAuthorizedError";
 }
+/** x402 lane: the token's lane is off (laneCount 0), or it is ETH. */
+export class LaneNotEnabledError extends GuardrailViolationError {
+  override name = "LaneNotEnabledError";
+}
+/** x402 lane: the lane is not open for the period the payment falls in. */
+export class LaneNotOpenError extends GuardrailViolationError {
+  override name = "LaneNotOpenError";
+}
+/** x402 lane: the payment's slot is beyond the lane's slots for the period, or already used. */
+export class LaneSlotUnavailableError extends GuardrailViolationError {
+  override name = "LaneSlotUnavailableError";
+}
+/** x402 lane: the payment's validAfter/validBefore window is empty or outlives its lane period. */
+export class LaneWindowInvalidError extends GuardrailViolationError {
+  override name = "LaneWindowInvalidError";
+}
 /** The EntryPoint refused the UserOperation with an AA code and no account error inside (AA21, AA22, AA24, ...). */
 export class UserOperationRejectedError extends GuardrailViolationError {
   override name = "UserOperationRejectedError";
@@ -185,6 +201,10 @@ const CLASSES: Readonly<
   GrantExpired: GrantExpiredError,
   InvalidGrantSignature: InvalidGrantSignatureError,
   NotAuthorized: NotAuthorizedError,
+  LaneNotEnabled: LaneNotEnabledError,
+  LaneNotOpen: LaneNotOpenError,
+  LaneSlotUnavailable: LaneSlotUnavailableError,
+  LaneWindowInvalid: LaneWindowInvalidError,
   UserOperationRejected: UserOperationRejectedError,
   BundlerRejected: BundlerRejectedError,
   UserOperationFailed: UserOperationFailedError,

@@ -272,6 +272,19 @@ export function describeViolation(v: Omit<GuardrailViolation, "message">, ctx: D
       return "The grant is not signed by the owner, or its signature was already used; ask the owner to sign it again with the current grant nonce.";
     case "NotAuthorized":
       return `${label(ctx, v.caller!)} may not call this function (only the owner may, or the guardian to pause agents and revoke an agent).`;
+    case "LaneNotEnabled":
+      return `The agent has no x402 lane for ${tokenLabel(ctx, v.token!)}: its policy sets no lane payments (laneCount 0) for it.`;
+    case "LaneNotOpen":
+      return `The agent's x402 lane for ${tokenLabel(ctx, v.token!)} is not open for the period ending ${formatUtc(v.period!)}: open it (openLane) in that period before signing lane payments.`;
+    case "LaneSlotUnavailable": {
+      const token = tokenLabel(ctx, v.token!);
+      if (v.slots === 0n) {
+        return `The x402 lane for ${token} holds no slot in this period (it was closed, or the caps left no room for one); it opens again next period.`;
+      }
+      return `Lane slot ${v.slot} for ${token} is already used or out of range: the lane holds ${v.slots} ${v.slots === 1n ? "slot" : "slots"} this period (0 to ${v.slots! - 1n}).`;
+    }
+    case "LaneWindowInvalid":
+      return `A lane payment must be valid inside its period: validAfter ${formatUtc(v.validAfter!)} must be before validBefore ${formatUtc(v.validBefore!)}, which may not be after the period's end ${formatUtc(v.period!)}.`;
     case "Error":
       return v.reason ? `The call reverted: ${v.reason}.` : "The call reverted without a reason.";
     case "Panic": {

@@ -28,7 +28,11 @@ export type StoplineErrorName =
   | "AgentKeyInUse"
   | "GrantExpired"
   | "InvalidGrantSignature"
-  | "NotAuthorized";
+  | "NotAuthorized"
+  | "LaneNotEnabled"
+  | "LaneNotOpen"
+  | "LaneSlotUnavailable"
+  | "LaneWindowInvalid";
 
 /**
  * What the decoder can name besides the account's own errors:
@@ -71,6 +75,14 @@ export type GuardrailViolation = {
   nextAllowedAt?: bigint;
   validAfter?: bigint;
   validUntil?: bigint;
+  /** x402 lane: the end of the lane period (unix seconds) the payment falls in. */
+  period?: bigint;
+  /** x402 lane: the slot (`i`) of the refused payment. */
+  slot?: bigint;
+  /** x402 lane: how many slots the lane holds in the period. */
+  slots?: bigint;
+  /** x402 lane: EIP-3009's validBefore of the refused payment (unix seconds). */
+  validBefore?: bigint;
   /** Maximum gas cost of the refused UserOperation (wei). */
   required?: bigint;
   paymaster?: Address;

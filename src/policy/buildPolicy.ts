@@ -41,6 +41,11 @@ export type TokenLimitInput = {
   perPeriod: AmountInput;
   /** Most ever, e.g. `"1000"`. */
   lifetime: AmountInput;
+  /**
+   * The x402 lane (signature payments, SPEC section 7): at most `count` payments per period of at most `max` each
+   * (e.g. `{ count: 20, max: "0.50" }`). Omitted: no lane.
+   */
+  lane?: { count: number; max: AmountInput };
 };
 
 /** A policy in human terms; {@link buildPolicy} turns it into the contract's {@link AgentPolicy}. */
@@ -342,7 +347,9 @@ export async function buildPolicy(
         `perPeriod "${lim.perPeriod}" is larger than lifetime "${lim.lifetime}" for ${meta.symbol}. Lower perPeriod or raise lifetime.`,
       );
     }
-    limits.push({ token, perPayment, perPeriod, lifetime });
+    const laneCount = lim.lane?.count ?? 0;
+    const laneMax = lim.lane ? parseAmount(`${f}.lane.max`, lim.lane.max, meta.decimals, meta.symbol) : 0n;
+    limits.push({ token, perPayment, perPeriod, lifetime, laneCount, laneMax });
   }
 
   const policy: AgentPolicy = {

@@ -118,6 +118,7 @@ export function validatePolicy(policy: AgentPolicy, opts: ValidatePolicyOptions 
         `${f}.perPeriod ${lim.perPeriod} is larger than lifetime ${lim.lifetime} for ${shortAddress(token)}. Lower perPeriod or raise lifetime.`,
       );
     }
+    checkLane(f, token, lim);
   });
 
   const merchants: Address[] = [];
@@ -143,4 +144,25 @@ export function validatePolicy(policy: AgentPolicy, opts: ValidatePolicyOptions 
       fail(f, `${f} ${shortAddress(merchant)} is listed twice (also merchants[${j}]). Remove the duplicate.`);
     merchants.push(merchant);
   });
+}
+
+/** The x402 lane fields of one limit (SPEC section 7), checked as the contract checks them. */
+function checkLane(f: string, token: Address, lim: AgentPolicy["limits"][number]) {
+  const count = lim.laneCount ?? 0;
+  const max = lim.laneMax ?? 0n;
+  checkUint(`${f}.laneCount`, count, 32, "number");
+  checkUint(`${f}.laneMax`, max, 256, "bigint");
+  if (count === 0) return;
+  if (isAddressEqual(token, zeroAddress)) {
+    fail(`${f}.laneCount`, `${f} is ETH: an x402 lane needs an ERC-20 token. Set laneCount to 0 for ETH.`);
+  }
+  if (count > 256) fail(`${f}.laneCount`, `${f}.laneCount ${count} is above 256. Lower it to at most 256 per period.`);
+  if (max === 0n || max > lim.perPayment) {
+    fail(
+      `${f}.laneMax`,
+      `${f}.laneMax ${max} must be above 0 and at most perPayment ${lim.perPayment} when laneCount is set. Choose the largest x402 payment within perPayment.`,
+    );
+  }
+  if (max > MAX_CAP)
+    fail(`${f}.laneMax`, `${f}.laneMax ${max} is above 2^128-2 units (a lane is never unlimited). Lower it.`);
 }

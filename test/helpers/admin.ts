@@ -31,6 +31,7 @@ import {
   hdKey,
   policy,
   userOp,
+  type TokenLimitInput,
 } from "./stopline.js";
 
 /** ERC-7821 batch mode (call type 0x01, default exec type, no selector, no opData). */
@@ -325,7 +326,10 @@ export async function adminWorld(conn: NetworkConnection) {
 export type AdminWorld = Awaited<ReturnType<typeof adminWorld>>;
 
 /** A second agent's policy that differs from the fixture's in every field: USDC and ETH limits, merchants B and C. */
-export function secondPolicy(s: Stopline, overrides: Partial<AgentPolicy> = {}): AgentPolicy {
+export function secondPolicy(
+  s: Stopline,
+  overrides: Partial<Omit<AgentPolicy, "limits">> & { limits?: TokenLimitInput[] } = {},
+): AgentPolicy {
   return policy({
     validAfter: 0,
     validUntil: 4_000_000_000,
@@ -369,6 +373,8 @@ export const GRANT_TYPES = {
     { name: "perPayment", type: "uint256" },
     { name: "perPeriod", type: "uint256" },
     { name: "lifetime", type: "uint256" },
+    { name: "laneCount", type: "uint32" },
+    { name: "laneMax", type: "uint256" },
   ],
 } as const;
 

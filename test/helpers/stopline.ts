@@ -57,7 +57,17 @@ export const ROLES = {
   newKey: 9,
 } as const;
 
-export type TokenLimit = { token: Address; perPayment: bigint; perPeriod: bigint; lifetime: bigint };
+/** A TokenLimit as the contract takes it (the x402 lane fields last). */
+export type TokenLimit = {
+  token: Address;
+  perPayment: bigint;
+  perPeriod: bigint;
+  lifetime: bigint;
+  laneCount: number;
+  laneMax: bigint;
+};
+/** A TokenLimit whose lane fields default to 0 (lane off). */
+export type TokenLimitInput = Omit<TokenLimit, "laneCount" | "laneMax"> & Partial<TokenLimit>;
 export type AgentPolicy = {
   validAfter: number;
   validUntil: number;
@@ -75,7 +85,14 @@ export type Execution = { target: Address; value: bigint; callData: Hex };
 export const agentIdFor = (n: number | bigint, high = 0n): Hex => toHex((high << 192n) | BigInt(n), { size: 32 });
 export const nonceKeyOf = (agentId: Hex): bigint => BigInt(agentId) & ((1n << 192n) - 1n);
 
-export function policy(overrides: Partial<AgentPolicy> & Pick<AgentPolicy, "limits" | "merchants">): AgentPolicy {
+/** A TokenLimit with its lane fields filled in (0 = lane off) where absent. */
+export const limit = (l: TokenLimitInput): TokenLimit => ({ laneCount: 0, laneMax: 0n, ...l });
+
+/** A policy as the contract takes it: defaults for a daily-period agent, lane fields filled in (0 = lane off). */
+export function policy(
+  overrides: Partial<Omit<AgentPolicy, "limits">> & { limits: TokenLimitInput[]; merchants: Address[] },
+): AgentPolicy {
+  const { limits, ...rest } = overrides;
   return {
     validAfter: 0,
     validUntil: NO_EXPIRY,
@@ -84,7 +101,8 @@ export function policy(overrides: Partial<AgentPolicy> & Pick<AgentPolicy, "limi
     maxCallsPerPeriod: UNLIMITED_CALLS,
     gasBudget: 10n ** 17n,
     mandate: keccak256(toHex("Buy office coffee and API credits, at most 100 USDC a day")),
-    ...overrides,
+    ...rest,
+    limits: limits.map(limit),
   };
 }
 

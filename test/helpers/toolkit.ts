@@ -5,7 +5,7 @@ import type { NetworkConnection } from "hardhat/types/network";
 import { type Address, type Hex, getAddress, toFunctionSelector } from "viem";
 
 import { deployStopline } from "./fixture.js";
-import { type AgentPolicy, USDC, agentIdFor, policy } from "./stopline.js";
+import { type AgentPolicy, type TokenLimitInput, USDC, agentIdFor, policy } from "./stopline.js";
 
 /** The chain starts here (a Friday)... */
 export const START = "2026-11-27T12:00:00Z";
@@ -52,7 +52,7 @@ export async function toolkitWorld(conn: NetworkConnection) {
   const s = await deployStopline(conn);
   const { viem, networkHelpers } = conn;
   const wallets = await viem.getWalletClients();
-  const grant = (id: Hex, keyIndex: number, p: Partial<AgentPolicy>) =>
+  const grant = (id: Hex, keyIndex: number, p: Partial<Omit<AgentPolicy, "limits">> & { limits?: TokenLimitInput[] }) =>
     s.account.write.grantAgent([
       id,
       wallets[keyIndex].account.address,

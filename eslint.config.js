@@ -16,7 +16,7 @@ export default tseslint.config(
     files: ["scripts/**/*.cjs"],
     languageOptions: {
       sourceType: "commonjs",
-      globals: { require: "readonly", console: "readonly", process: "readonly" },
+      globals: { require: "readonly", __dirname: "readonly", console: "readonly", process: "readonly" },
     },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },

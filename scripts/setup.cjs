@@ -7,6 +7,7 @@
 // `npm run ...` / `npm test` runs on it (npm puts node_modules/.bin first on PATH).
 "use strict";
 const { spawnSync } = require("node:child_process");
+const { join } = require("node:path");
 
 const major = Number(process.versions.node.split(".")[0]);
 const cmd = major >= 22 ? ["npm", ["ci"]] : ["npx", ["-y", "-p", "node@24", "--", "npm", "ci"]];
@@ -17,6 +18,15 @@ if (result.status !== 0) {
     `stopline setup: install failed (exit ${result.status}). Check your network access to the npm registry and retry.`,
   );
   process.exit(result.status ?? 1);
+}
+// `npm ci` ran the `prepare` script, which applies patches/ to node_modules (scripts/apply-patches.cjs: Alto's safe mode
+// needs one for EntryPoint v0.8). Make sure it did.
+const patches = spawnSync(process.execPath, [join(__dirname, "apply-patches.cjs"), "--check"], {
+  stdio: "inherit",
+});
+if (patches.status !== 0) {
+  console.error("stopline setup: the patches in patches/ are not applied; run: node scripts/apply-patches.cjs");
+  process.exit(patches.status ?? 1);
 }
 // Compile the contracts now, so that the first `npm run demo` or `npm test` does not wait for the compiler.
 // `npm run` puts node_modules/.bin (with Node 24) first on PATH.

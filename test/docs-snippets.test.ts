@@ -280,8 +280,8 @@ describe("Documentation snippets, run against anvil and Alto from the packed pac
     }));
   });
 
-  after(function () {
-    processes.close();
+  after(async function () {
+    await processes.close();
   });
 
   /** Fresh keys, funded; with `granted`, the account exists, holds 1,000 USDC and 1 ETH of EntryPoint deposit, and

@@ -160,8 +160,8 @@ describe("The packed package, installed outside the repo", function () {
     await deployCanonicalEntryPoint(deployer, publicClient);
   });
 
-  after(function () {
-    processes.close();
+  after(async function () {
+    await processes.close();
   });
 
   it("was built by npm pack's prepack script into dist/ just now", function () {

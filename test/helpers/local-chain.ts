@@ -2,7 +2,7 @@
 // at its canonical address (through the deterministic deployer that anvil predeploys). Used by test/e2e-bundler.test.ts
 // and test/docs-snippets.test.ts.
 // Alto checks validity windows against the wall clock, not the chain's: never move anvil's clock while Alto runs.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { type AddressInfo, createServer } from "node:net";
@@ -47,20 +47,29 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A line of a child's output without private keys: anvil lists its accounts' keys and mnemonic when it starts. */
+export function redactSecrets(line: string): string {
+  if (/^\s*Mnemonic:/i.test(line)) return line.replace(/:.*/, ": [redacted]");
+  // a 32-byte hex value alone after an index, as in anvil's "Private Keys" list (hashes appear after a label)
+  return line.replace(/^(\s*\(\d+\)\s+)0x[0-9a-fA-F]{64}\s*$/, "$1[redacted private key]");
+}
+
 /** A child process with the tail of its output, for error messages. */
-export type LocalProcess = { child: ChildProcess; output: () => string };
+export type LocalProcess = { name: string; child: ChildProcess; output: () => string };
 
 /**
- * The child processes of one test file. `open()` in `before` (kills them on Ctrl-C and on exit), `close()` in `after`
- * (removes those handlers and kills them).
+ * The child processes of one test file. `open()` in `before` (kills them on Ctrl-C and on exit), `await close()` in
+ * `after` (removes those handlers, kills them and waits until each has exited). `output()` is the tail of every
+ * process's output, for a failed test.
  */
 export function processGroup() {
   const children = new Set<ChildProcess>();
+  const started: LocalProcess[] = [];
+  const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
   const killAll = () => {
     for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      if (!exited(child)) child.kill("SIGKILL");
     }
-    children.clear();
   };
   const onSigint = () => {
     killAll();
@@ -72,22 +81,40 @@ export function processGroup() {
       process.once("SIGINT", onSigint);
       process.once("exit", killAll);
     },
-    close() {
+    async close(): Promise<void> {
       process.removeListener("SIGINT", onSigint);
       process.removeListener("exit", killAll);
+      const waits = [...children].map((child) =>
+        exited(child) ? undefined : new Promise<void>((resolve) => child.once("exit", () => resolve())),
+      );
       killAll();
+      await Promise.all(waits);
+      children.clear();
+    },
+    /** Every process started so far (running or not). */
+    started(): readonly LocalProcess[] {
+      return started;
+    },
+    output(): string {
+      return started.map((p) => p.output()).join("\n");
     },
     start(name: string, cmd: string, args: string[]): LocalProcess {
       const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SENTRY_DSN: "" } });
       children.add(child);
+      // kept line by line, with what looks like a private key or a mnemonic redacted (anvil prints its accounts')
       let out = "";
-      const keep = (b: Buffer) => {
-        out = (out + b.toString()).slice(-20_000);
+      const partial = { stdout: "", stderr: "" };
+      const keep = (stream: "stdout" | "stderr") => (b: Buffer) => {
+        const lines = (partial[stream] + b.toString()).split("\n");
+        partial[stream] = lines.pop()!;
+        for (const line of lines) out = (out + redactSecrets(line) + "\n").slice(-20_000);
       };
-      child.stdout!.on("data", keep);
-      child.stderr!.on("data", keep);
+      child.stdout!.on("data", keep("stdout"));
+      child.stderr!.on("data", keep("stderr"));
       child.on("exit", () => children.delete(child));
-      return { child, output: () => `--- ${name} output (tail) ---\n${out}` };
+      const proc = { name, child, output: () => `--- ${name} output (tail) ---\n${out}` };
+      started.push(proc);
+      return proc;
     },
   };
 }
@@ -158,13 +185,31 @@ export async function deployCanonicalEntryPoint(
 }
 
 /**
- * Starts the Alto bundler for the canonical EntryPoint v0.8 on `rpcUrl` (safe mode off: Alto 0.0.20's safe mode cannot
- * decode v0.8's DelegateAndRevert; it deploys its own simulation contracts with the funded utility key).
+ * Whether node_modules/@pimlico/alto carries patches/@pimlico+alto+0.0.20.patch, without which Alto 0.0.20's safe mode
+ * refuses every EntryPoint v0.8 op (it cannot decode the EntryPoint's DelegateAndRevert). `npm ci` applies it (the
+ * `prepare` script runs scripts/apply-patches.cjs).
+ */
+export function altoPatchError(): string | undefined {
+  const script = join(import.meta.dirname, "..", "..", "scripts", "apply-patches.cjs");
+  const check = spawnSync(process.execPath, [script, "--check"], { encoding: "utf8" });
+  if (check.status === 0) return undefined;
+  return `Alto's safe mode needs the patch in patches/ (run: node scripts/apply-patches.cjs):\n${check.stdout}${check.stderr}`;
+}
+
+/**
+ * Starts the Alto bundler for the canonical EntryPoint v0.8 on `rpcUrl`, in safe mode (its ERC-7562 checks, through
+ * anvil's JavaScript tracer) unless `safeMode: false`; it deploys its own simulation contracts with the funded utility
+ * key. Safe mode needs the patch in patches/ (see altoPatchError).
  */
 export async function startAlto(
   group: ProcessGroup,
-  opts: { rpcUrl: string; executorPrivateKey: Hex; utilityPrivateKey: Hex; timeoutMs?: number },
+  opts: { rpcUrl: string; executorPrivateKey: Hex; utilityPrivateKey: Hex; safeMode?: boolean; timeoutMs?: number },
 ): Promise<{ url: string; proc: LocalProcess }> {
+  const safeMode = opts.safeMode ?? true;
+  if (safeMode) {
+    const error = altoPatchError();
+    if (error) throw new Error(error);
+  }
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = group.start("alto", process.execPath, [
@@ -180,7 +225,7 @@ export async function startAlto(
     "--utility-private-key",
     opts.utilityPrivateKey,
     "--safe-mode",
-    "false",
+    String(safeMode),
     "--deploy-simulations-contract",
     "true",
     "--block-time",

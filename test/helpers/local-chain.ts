@@ -65,7 +65,9 @@ export type LocalProcess = { name: string; child: ChildProcess; output: () => st
 export function processGroup() {
   const children = new Set<ChildProcess>();
   const started: LocalProcess[] = [];
-  const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+  // (a child that could not be started has no pid and sends no "exit")
+  const exited = (child: ChildProcess) =>
+    child.pid === undefined || child.exitCode !== null || child.signalCode !== null;
   const killAll = () => {
     for (const child of children) {
       if (!exited(child)) child.kill("SIGKILL");

@@ -10,6 +10,7 @@ import { network } from "hardhat";
 import { type Address, type Hex, encodeAbiParameters, encodeFunctionData, getAddress, keccak256, toHex } from "viem";
 
 import { deployStopline } from "../test/helpers/fixture.js";
+import { signLaneAuthorization, transferWithAuthorizationTypes } from "../src/x402/lane.js";
 import { ROLES, USDC, agentIdFor, hdKey, policy } from "../test/helpers/stopline.js";
 
 const OUT = "bench/gas.json";
@@ -123,7 +124,85 @@ await s.handleOps([await s.agentOp([s.transfer(addr.merchantA, USDC(5))], a4)]);
 await measureOps("agent.userOp.erc20Payment.warm.agents50", [
   await s.agentOp([s.transfer(addr.merchantA, USDC(5))], a4),
 ]);
-void hdKey;
+
+// x402 lane rows (SPEC section 7): opening a lane, a lane settlement through the token's EIP-3009 `bytes signature`
+// overload against an EOA payer's, flat in the lane's size, and an opening that settles the last period's slots.
+const [, usdcName, usdcVersion, chainId] = await usdc.read.eip712Domain();
+const usdcDomain = { name: usdcName, version: usdcVersion, chainId: Number(chainId), verifyingContract: usdc.address };
+const laneLimit = (n: number) => [{ ...usdcLimit[0], laneCount: n, laneMax: USDC(1) }];
+const laneAgents = [
+  { id: agentIdFor(5), role: ROLES.guardian, n: 3 },
+  { id: agentIdFor(6), role: ROLES.merchantB, n: 256 },
+];
+for (const a of laneAgents) {
+  await account.write.grantAgent([
+    a.id,
+    hdKey(a.role).address,
+    policy({ limits: laneLimit(a.n), merchants: [addr.merchantA] }),
+  ]);
+}
+const nowTs = async () => (await s.publicClient.getBlock()).timestamp;
+const period = async (id: Hex) => account.read.lanePeriodOf([id, await nowTs()]);
+await measure("lane.openLane.first", () => account.write.openLane([laneAgents[0].id, usdc.address]));
+await account.write.openLane([laneAgents[1].id, usdc.address]);
+const laneSettle = async (a: (typeof laneAgents)[number], i: bigint) => {
+  const p = await period(a.id);
+  const t = await nowTs();
+  const auth = await signLaneAuthorization(hdKey(a.role), usdcDomain, {
+    address: s.accountAddress,
+    agentId: a.id,
+    token: usdc.address,
+    period: p,
+    i,
+    to: addr.merchantA,
+    value: USDC(1),
+    validAfter: t - 60n,
+    validBefore: p,
+  });
+  return eoaUsdc.write.transferWithAuthorization([
+    s.accountAddress,
+    addr.merchantA,
+    USDC(1),
+    auth.validAfter,
+    auth.validBefore,
+    auth.nonce,
+    auth.signature,
+  ]);
+};
+await measure("lane.settlement.slots3", () => laneSettle(laneAgents[0], 0n));
+await measure("lane.settlement.slots256", () => laneSettle(laneAgents[1], 0n));
+{
+  // an EOA payer's authorization through the same overload (a 65-byte signature), for comparison
+  const t = await nowTs();
+  const nonce = keccak256(toHex("bench eoa nonce"));
+  const message = {
+    from: addr.stranger,
+    to: addr.merchantA,
+    value: USDC(1),
+    validAfter: t - 60n,
+    validBefore: t + 3600n,
+    nonce,
+  };
+  const signature = await hdKey(ROLES.stranger).signTypedData({
+    domain: usdcDomain,
+    types: transferWithAuthorizationTypes,
+    primaryType: "TransferWithAuthorization",
+    message,
+  });
+  await measure("eoa.transferWithAuthorization", () =>
+    eoaUsdc.write.transferWithAuthorization([
+      message.from,
+      message.to,
+      message.value,
+      message.validAfter,
+      message.validBefore,
+      nonce,
+      signature,
+    ]),
+  );
+}
+await networkHelpers.time.increaseTo(T0 + 3 * DAY);
+await measure("lane.openLane.settling3", () => account.write.openLane([laneAgents[0].id, usdc.address]));
 
 // ---------------------------------------------------------------- report
 const floor = rows["owner.userOp.erc20Transfer"];

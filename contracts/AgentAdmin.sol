@@ -171,9 +171,8 @@ contract AgentAdmin is IAgentGuardrails, EIP712 {
         if (key == address(0)) revert AgentIsRevoked(agentId);
         // an op's signer, as its validation recorded it (then checked again: a rotation may have come in between)
         address caller = msg.sender == _ENTRY_POINT ? AgentSession.laneSigner(agentId) : msg.sender;
-        if (caller == address(0) || (caller != key && caller != address(this) && caller != AccountOwner.get())) {
-            revert AgentUnknown(caller);
-        }
+        // (no recorded signer reads as address(0): neither the key, nor the account, nor the owner)
+        if (caller != key && caller != address(this) && caller != AccountOwner.get()) revert AgentUnknown(caller);
         bytes memory v = TimeWindow.checkValidity(agentId, a.validAfter, a.validUntil);
         if (v.length != 0) {
             assembly ("memory-safe") {

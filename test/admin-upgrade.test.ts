@@ -249,6 +249,12 @@ describe("the AgentAdmin module", function () {
         ],
         ["pauseAgents", (r) => admin.write.pauseAgents({ account: s.wallets[r].account })],
         ["unpauseAgents", (r) => admin.write.unpauseAgents({ account: s.wallets[r].account })],
+        ["openLane", (r) => admin.write.openLane([s.agentId, s.usdc.address], { account: s.wallets[r].account })],
+        [
+          "openLaneForPayment",
+          (r) =>
+            admin.write.openLaneForPayment([s.agentId, s.usdc.address, 2n ** 40n], { account: s.wallets[r].account }),
+        ],
       ];
       await expectUnchanged(s, async () => {
         for (const role of ["owner", "guardian", "stranger"] as const) {

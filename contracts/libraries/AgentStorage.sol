@@ -182,6 +182,14 @@ library AgentStorage {
     /// @dev Largest value of a counter; also the largest real cap, so a saturated counter exhausts any real cap.
     uint128 internal constant MAX_COUNT = type(uint128).max - 1;
 
+    /// @dev a - b, floored at 0.
+    function subFloor(uint128 a, uint256 b) internal pure returns (uint128) {
+        unchecked {
+            // b < a in the subtraction, so the result fits
+            return b >= a ? 0 : a - uint128(b);
+        }
+    }
+
     /// @dev a + b, saturating at MAX_COUNT.
     function addSaturating(uint128 a, uint256 b) internal pure returns (uint128) {
         unchecked {

@@ -88,7 +88,7 @@ library LaneRules {
         uint128 inL
     ) internal view returns (Opening memory o) {
         (o.settledPeriod, o.used, o.givenBack) = settlement(ts, agentId, token);
-        inL = o.givenBack >= inL ? 0 : inL - uint128(o.givenBack);
+        inL = AgentStorage.subFloor(inL, o.givenBack);
         uint256 room = SpendLimits.leftOf(ts.perPeriod, inP);
         uint256 leftL = SpendLimits.leftOf(ts.lifetime, inL);
         if (leftL < room) room = leftL;
@@ -148,8 +148,8 @@ library LaneRules {
         if (last == 0 || (last == period && ts.laneSlots == 0)) return;
         (uint256 settledPeriod, uint256 used, uint256 givenBack) = settlement(ts, agentId, token);
         if (givenBack != 0) {
-            uint128 inL = ts.spentLifetimePlusOne - 1;
-            ts.spentLifetimePlusOne = (givenBack >= inL ? 0 : inL - uint128(givenBack)) + 1;
+            // the token was listed when the lane opened, so the stored counter is at least 1
+            ts.spentLifetimePlusOne = AgentStorage.subFloor(ts.spentLifetimePlusOne - 1, givenBack) + 1;
         }
         ts.lanePeriod = uint48(period);
         ts.laneSlots = 0;

@@ -5,11 +5,13 @@ import {IAgentGuardrails} from "../contracts/interfaces/IAgentGuardrails.sol";
 import {AgentStorage} from "../contracts/libraries/AgentStorage.sol";
 import {CallLimit} from "../contracts/libraries/CallLimit.sol";
 import {GasBudget} from "../contracts/libraries/GasBudget.sol";
+import {SpendLimits} from "../contracts/libraries/SpendLimits.sol";
 import {SolTestBase} from "./SolTestBase.t.sol";
 
 /// @notice The gas budget (GasBudget) and the call limit (CallLimit) at the edges of their arithmetic, on an agent kept
 ///         in this test contract's own storage at the account's storage location: a finite budget of up to 2^128 - 2
-///         wei, the unlimited sentinel, charges up to 2^256 - 1, and call counts across period boundaries.
+///         wei, the unlimited sentinel, charges up to 2^256 - 1, and call counts across period boundaries; and the
+///         per-payment cap read from a token's packed state word.
 contract BudgetsTest is SolTestBase {
     bytes32 internal constant ID = bytes32(uint256(0xB0D6E7));
     uint256 internal constant MAX_CAP = 2 ** 128 - 2;
@@ -169,5 +171,53 @@ contract BudgetsTest is SolTestBase {
         vm.assertEq(AgentStorage.toStored(type(uint256).max), UNLIMITED, "unlimited -> sentinel");
         vm.assertEq(AgentStorage.fromStored(UNLIMITED), type(uint256).max, "sentinel -> unlimited");
         vm.assertEq(AgentStorage.fromStored(uint128(MAX_CAP)), MAX_CAP, "the largest real cap");
+    }
+
+    // ---------------------------------------------------------------- the per-payment cap
+
+    /// @dev A token's first state word as the account stores it: flags above bit 168, perPayment in the low 128 bits.
+    function _t0(uint256 flags, uint128 storedCap, uint256 junk) internal pure returns (uint256) {
+        // bits 128..167 (period and part of the anchor) and above the flags byte hold other data: random here
+        uint256 middle = (junk << 128) & (((uint256(1) << 40) - 1) << 128);
+        uint256 high = (junk >> 40) << 176;
+        return high | (flags << AgentStorage.FLAGS_SHIFT) | middle | storedCap;
+    }
+
+    /// @notice Any amount up to 2^256 - 1 against any stored cap: the sentinel 2^128 - 1 lets every amount through;
+    ///         a real cap (up to 2^128 - 2) refuses exactly the amounts above it with PerPaymentCapExceeded(agentId,
+    ///         token, amount, cap); an unlisted token is refused with TokenNotAllowed whatever the amount.
+    function testFuzz_perPayment_capEdges(
+        uint128 storedCap,
+        uint256 amountSeed,
+        uint256 junk,
+        address token
+    ) public pure {
+        uint256 cap = storedCap == UNLIMITED ? type(uint256).max : storedCap;
+        uint256[7] memory amounts = [
+            amountSeed,
+            cap == 0 ? 0 : cap - 1,
+            cap,
+            cap == type(uint256).max ? cap : cap + 1,
+            MAX_CAP,
+            uint256(UNLIMITED),
+            type(uint256).max
+        ];
+        // the other flag bits (ANY_HOUR, CALL_LIMIT, ...) set at random
+        uint256 otherFlags = uint256(keccak256(abi.encode(junk))) & 0xfe;
+        uint256 listed = _t0(AgentStorage.LISTED | otherFlags, storedCap, junk);
+        uint256 unlisted = _t0(otherFlags, storedCap, junk);
+        for (uint256 i; i < amounts.length; ++i) {
+            uint256 amount = amounts[i];
+            bytes memory want =
+                amount > cap
+                    ? abi.encodeWithSelector(IAgentGuardrails.PerPaymentCapExceeded.selector, ID, token, amount, cap)
+                    : bytes("");
+            vm.assertEq(SpendLimits.checkPerPayment(ID, token, listed, amount), want, "listed token");
+            vm.assertEq(
+                SpendLimits.checkPerPayment(ID, token, unlisted, amount),
+                abi.encodeWithSelector(IAgentGuardrails.TokenNotAllowed.selector, ID, token),
+                "unlisted token"
+            );
+        }
     }
 }

@@ -208,7 +208,7 @@ contract TimeWindowTest is SolTestBase {
     /// @notice A mask of one hour allows exactly the 3600 seconds of that hour, every week, at any time.
     function testFuzz_activeHours_singleHourMask(uint8 hour, uint64 t) public {
         uint256 h = _bound(hour, 0, 167);
-        _agent().activeHours = uint168(1) << h;
+        _agent().activeHours = uint168(uint256(1) << h);
         uint256 now_ = TimeWindow.hourOfWeek(t);
         vm.assertEq(_hoursAt(t), now_ == h ? bytes("") : _outside(now_), "only hour h");
         // the hour's first and last second pass, the seconds around them do not

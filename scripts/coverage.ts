@@ -24,11 +24,14 @@ export const NOT_IN_COVERAGE: Readonly<Record<string, string>> = {
   "test/erc7562.test.ts": "opcode traces of validation (the coverage probes are calls of their own)",
 };
 
+/** End-to-end tests (`test/e2e-*.test.ts`) run on anvil and other processes: never in the coverage run. */
+const isEndToEnd = (file: string): boolean => /^test\/e2e-[^/]*\.test\.ts$/.test(file);
+
 export function coverageTestFiles(): string[] {
   const files = readdirSync(join(ROOT, "test"))
     .filter((f) => f.endsWith(".t.sol") || f.endsWith(".test.ts"))
     .map((f) => `test/${f}`)
-    .filter((f) => !(f in NOT_IN_COVERAGE))
+    .filter((f) => !(f in NOT_IN_COVERAGE) && !isEndToEnd(f))
     .sort();
   // Solidity tests first: the report is the same, and a fuzz failure shows up before the slower mocha run.
   return [...files.filter((f) => f.endsWith(".t.sol")), ...files.filter((f) => f.endsWith(".test.ts"))];
@@ -39,7 +42,9 @@ function run(): number {
   for (const old of ["data", "lcov.info", "html"])
     rmSync(join(ROOT, "coverage", old), { recursive: true, force: true });
   const files = coverageTestFiles();
-  console.log(`coverage: ${files.length} test files (not run here: ${Object.keys(NOT_IN_COVERAGE).join(", ")})`);
+  console.log(
+    `coverage: ${files.length} test files (not run here: test/e2e-*.test.ts, ${Object.keys(NOT_IN_COVERAGE).join(", ")})`,
+  );
   const hardhat = join(ROOT, "node_modules", ".bin", "hardhat");
   const result = spawnSync(hardhat, ["test", "--config", "hardhat.coverage.config.ts", "--coverage", ...files], {
     cwd: ROOT,

@@ -15,7 +15,6 @@ import { fileURLToPath } from "node:url";
 const ROOT = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
 export const NOT_IN_COVERAGE: Readonly<Record<string, string>> = {
-  "test/e2e-bundler.test.ts": "anvil and the Alto bundler",
   "test/cli.test.ts": "the CLI against anvil",
   "test/deploy-ignition.test.ts": "Ignition deployments on anvil",
   "test/package.test.ts": "the packed package installed outside the repo",

@@ -541,7 +541,8 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     /// @dev Opens the token's lane for the period ending at `end` unless it already is (one read): in AgentAdmin, by
     ///      DELEGATECALL, as it asks the token about the last period's nonces.
     function _openLaneAfterPayment(bytes32 agentId, address token, uint256 ts, uint256 end) private {
-        if (uint48(AgentStorage.load(ts + AgentStorage.TOKEN_LANE_HOLD_SLOT)) == end) return;
+        uint256 laneWord = AgentStorage.load(ts + AgentStorage.TOKEN_LANE_SLOT);
+        if (uint48(laneWord >> AgentStorage.LANE_PERIOD_SHIFT) == end) return;
         (bool ok, bytes memory ret) = ADMIN.delegatecall(
             abi.encodeCall(AgentAdmin.openLaneForPayment, (agentId, token, end))
         );

@@ -144,6 +144,14 @@ for (const a of laneAgents) {
 const nowTs = async () => (await s.publicClient.getBlock()).timestamp;
 const period = async (id: Hex) => account.read.lanePeriodOf([id, await nowTs()]);
 await measure("lane.openLane.first", () => account.write.openLane([laneAgents[0].id, usdc.address]));
+// an ordinary payment of a lane token once the lane is open for the period: one more slot read, no reopening
+const laneAgentClient = await s.viem.getContractAt("AgentAccount", s.accountAddress, {
+  client: { wallet: s.wallets.guardian },
+});
+const laneDirectPay = () =>
+  laneAgentClient.write.executeAsAgent([laneAgents[0].id, [s.transfer(addr.merchantA, USDC(1))]]);
+await laneDirectPay();
+await measure("agent.direct.erc20Payment.laneOpen.warm", laneDirectPay);
 await account.write.openLane([laneAgents[1].id, usdc.address]);
 const laneSettle = async (a: (typeof laneAgents)[number], i: bigint) => {
   const p = await period(a.id);

@@ -35,13 +35,14 @@ library AgentStorage {
         // the listing on and the agent's first payment does not pay for a fresh slot.
         uint128 spentInPeriod;
         uint128 spentLifetimePlusOne;
-        // slot 3, the x402 lane's settings (SPEC section 7): read when a lane opens and by lane signatures
+        // slot 3, the x402 lane (SPEC section 7): its settings, then the period its hold was taken for (its end, unix
+        // seconds; 0 before any opening) and the slots reserved. A closed lane keeps its period with no slots. Read by
+        // every payment of a lane token (is the lane open for this period?), by openings and by lane signatures.
         uint32 laneCount;
         uint128 laneMax;
-        // slot 4, the lane's hold: the period it was opened for (its end, unix seconds; 0 before any opening), the slots
-        // reserved and the largest payment of each. A closed lane keeps its period with no slots.
         uint48 lanePeriod;
         uint16 laneSlots;
+        // slot 4, the largest payment of each slot of the hold
         uint128 laneHoldMax;
     }
 
@@ -118,7 +119,9 @@ library AgentStorage {
     uint256 internal constant ANCHOR_SHIFT = 208;
     uint256 internal constant TOKEN_CAPS_SLOT = 1;
     uint256 internal constant TOKEN_SPENT_SLOT = 2;
-    uint256 internal constant TOKEN_LANE_HOLD_SLOT = 4;
+    /// @dev TokenState slot 3: `laneCount` (bits 0-31), `laneMax` (32-159), `lanePeriod` (160-207), `laneSlots` (208-223).
+    uint256 internal constant TOKEN_LANE_SLOT = 3;
+    uint256 internal constant LANE_PERIOD_SHIFT = 160;
 
     /// @dev The word in storage slot `slot` (a slot of this namespace).
     function load(uint256 slot) internal view returns (uint256 w) {

@@ -3,6 +3,8 @@ import type { Account, Address, Chain, Client, Transport } from "viem";
 import {
   type CheckAgentCallsParameters,
   type CheckAgentCallsReturnType,
+  type CheckLanePaymentParameters,
+  type CheckLanePaymentReturnType,
   type CreateAgentAccountParameters,
   type CreateAgentAccountReturnType,
   type GetAgentAccountAddressParameters,
@@ -11,6 +13,8 @@ import {
   type GetAgentStatusReturnType,
   type GrantAgentParameters,
   type GrantAgentReturnType,
+  type OpenLaneParameters,
+  type OpenLaneReturnType,
   type PauseAgentsParameters,
   type PauseAgentsReturnType,
   type RevokeAgentParameters,
@@ -30,10 +34,12 @@ import {
   type UpdateAgentPolicyParameters,
   type UpdateAgentPolicyReturnType,
   checkAgentCalls,
+  checkLanePayment,
   createAgentAccount,
   getAgentAccountAddress,
   getAgentStatus,
   grantAgent,
+  openLane,
   pauseAgents,
   revokeAgent,
   rotateAgentKey,
@@ -85,6 +91,8 @@ export type StoplineActions<
   ) => Promise<SetAgentPaymasterReturnType>;
   getAgentStatus: (p: WithAddress<GetAgentStatusParameters>) => Promise<GetAgentStatusReturnType>;
   checkAgentCalls: (p: WithAddress<CheckAgentCallsParameters>) => Promise<CheckAgentCallsReturnType>;
+  openLane: (p: WithAddress<OpenLaneParameters<chain, account>>) => Promise<OpenLaneReturnType>;
+  checkLanePayment: (p: WithAddress<CheckLanePaymentParameters>) => Promise<CheckLanePaymentReturnType>;
   explainGuardrailViolation: (
     error: unknown,
     p?: WithAddress<ExplainGuardrailViolationParameters>,
@@ -126,6 +134,8 @@ export function stoplineActions(config: StoplineActionsConfig = {}) {
       setAgentPaymaster: (p) => setAgentPaymaster(client, at(p)),
       getAgentStatus: (p) => getAgentStatus(client, at(p)),
       checkAgentCalls: (p) => checkAgentCalls(client, at(p)),
+      openLane: (p) => openLane(client, at(p)),
+      checkLanePayment: (p) => checkLanePayment(client, at(p)),
       explainGuardrailViolation: (error, p) => explainGuardrailViolation(client, error, at(p)),
     };
   };

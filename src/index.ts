@@ -3,6 +3,7 @@ export * from "./abis/index.js";
 export * from "./actions/index.js";
 export * from "./errors/index.js";
 export * from "./policy/index.js";
+export * from "./x402/index.js";
 export { ANY_HOUR, ETH_METADATA, MAX_CAP, NATIVE_TOKEN, NO_EXPIRY, UNLIMITED, UNLIMITED_CALLS } from "./constants.js";
 export { type StoplineActions, type StoplineActionsConfig, stoplineActions } from "./decorators.js";
 export type { AgentPolicy, ContractTokenLimit, Execution, TokenLimit, TokenMetadata } from "./types.js";

@@ -5,6 +5,12 @@ export {
   checkAgentCalls,
 } from "./checkAgentCalls.js";
 export {
+  type CheckLanePaymentParameters,
+  type CheckLanePaymentErrorType,
+  type CheckLanePaymentReturnType,
+  checkLanePayment,
+} from "./checkLanePayment.js";
+export {
   type CreateAgentAccountParameters,
   type CreateAgentAccountErrorType,
   type CreateAgentAccountReturnType,
@@ -32,6 +38,7 @@ export {
   grantAgent,
 } from "./grantAgent.js";
 export type { AccountWriteParameters, OwnerActionErrorType, WriteOptions } from "./internal.js";
+export { type OpenLaneParameters, type OpenLaneErrorType, type OpenLaneReturnType, openLane } from "./openLane.js";
 export {
   type PauseAgentsParameters,
   type PauseAgentsErrorType,

@@ -1,4 +1,13 @@
-import type { Address, Chain, Client, Hex, ReadContractErrorType, Transport } from "viem";
+import {
+  type Address,
+  type Chain,
+  type Client,
+  type Hex,
+  type ReadContractErrorType,
+  type Transport,
+  encodeFunctionData,
+  erc20Abi,
+} from "viem";
 import { readContract } from "viem/actions";
 import { getAction } from "viem/utils";
 
@@ -63,8 +72,16 @@ export async function checkLanePayment(
     args: [agentId, token, slot, to, value, validAfter, validBefore],
   });
   if (violation === "0x") return undefined;
+  // the payment as the transfer it amounts to, so that the sentence names the merchant
+  const calls = [
+    {
+      target: token,
+      value: 0n,
+      callData: encodeFunctionData({ abi: erc20Abi, functionName: "transfer", args: [to, value] }),
+    },
+  ];
   return (
-    (await explainGuardrailViolation(client, violation, { address, now, tokens, labels })) ?? {
+    (await explainGuardrailViolation(client, violation, { address, calls, now, tokens, labels })) ?? {
       name: "UnknownViolation",
       data: violation,
       message: `The account would refuse the lane payment with an error this toolkit does not know (${violation.slice(0, 10)}).`,

@@ -17,8 +17,8 @@ import { getBlock, readContract, waitForTransactionReceipt, writeContract } from
 import { getAction } from "viem/utils";
 
 import { agentAccountAbi } from "../abis/generated.js";
-import { toActionError } from "../actions/internal.js";
-import { decodeUserOperationReceipt } from "../errors/decode.js";
+import { STOPLINE_ERRORS } from "../errors/decode.js";
+import { explainGuardrailViolation } from "../errors/explain.js";
 import { toGuardrailError } from "../errors/guardrail.js";
 
 /** The lane of one agent and token: the period it is open for (0 = never opened), its slots and its laneMax. */
@@ -88,6 +88,12 @@ export type EnsureLaneOpenReturnType = LaneState & {
 
 export type EnsureLaneOpenErrorType = BaseError;
 
+/** The account's refusal as its guardrail error, explained with what the chain says (token symbol, policy). */
+async function refusal(client: Client<Transport, Chain | undefined>, address: Address, e: unknown): Promise<unknown> {
+  const v = await explainGuardrailViolation(client, e, { address });
+  return v && STOPLINE_ERRORS.has(v.name) ? toGuardrailError(v, { cause: e instanceof Error ? e : undefined }) : e;
+}
+
 /**
  * Makes sure the agent's x402 lane for `token` is open for the current period: reads `lane()` and
  * `lanePeriodOf(latest block)`, and when the lane was opened for an earlier period (or never), sends `openLane`, which
@@ -129,11 +135,11 @@ export async function ensureLaneOpen(
       });
       receipt = await bundlerClient.waitForUserOperationReceipt({ hash });
     } catch (e) {
-      throw toActionError(e);
+      throw await refusal(client, address, e);
     }
     if (!receipt.success) {
-      const v = decodeUserOperationReceipt(receipt as never);
-      throw v ? toGuardrailError(v) : new BaseError(`The openLane UserOperation ${receipt.userOpHash} failed.`);
+      const e = await refusal(client, address, receipt);
+      throw e === receipt ? new BaseError(`The openLane UserOperation ${receipt.userOpHash} failed.`) : e;
     }
     userOpHash = receipt.userOpHash;
     transactionHash = receipt.receipt.transactionHash;
@@ -153,7 +159,7 @@ export async function ensureLaneOpen(
         chain: client.chain ?? null,
       } as never);
     } catch (e) {
-      throw toActionError(e);
+      throw await refusal(client, address, e);
     }
     const receipt = await getAction(
       client,
@@ -166,7 +172,7 @@ export async function ensureLaneOpen(
     logs = receipt.logs;
   }
   const opened = parseEventLogs({ abi: agentAccountAbi, logs: logs as never, eventName: "LaneOpened" }).find(
-    (l) => l.address.toLowerCase() === address.toLowerCase() && l.args.agentId === agentId,
+    (l) => l.address.toLowerCase() === address.toLowerCase() && l.args.agentId.toLowerCase() === agentId.toLowerCase(),
   );
   const after = await readLane(client, { address, agentId, token });
   return {

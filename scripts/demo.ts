@@ -24,6 +24,8 @@ import {
   parseUnits,
 } from "viem";
 import { type UserOperation, toPackedUserOperation } from "viem/account-abstraction";
+import { x402Client } from "@x402/core/client";
+import { decodePaymentResponseHeader, wrapFetchWithPayment } from "@x402/fetch";
 
 import {
   type AgentCall,
@@ -31,6 +33,7 @@ import {
   type GuardrailViolation,
   type ToStoplineAgentAccountReturnType,
   ENTRY_POINT_V08_ADDRESS,
+  StoplineX402Scheme,
   agentAccountAbi,
   buildPolicy,
   createAgentAccount,
@@ -58,6 +61,7 @@ import {
   toContractPolicy,
 } from "../src/index.js";
 import { deployEntryPoint } from "../test/helpers/fixture.js";
+import { startX402Services } from "../test/helpers/x402.js";
 
 // ---------------------------------------------------------------------------------------------- output and checks
 const paint = (style: Parameters<typeof styleText>[0], text: string) => styleText(style, text);
@@ -110,7 +114,7 @@ async function main() {
   const conn = await network.getOrCreate();
   const { viem, networkHelpers } = conn;
   const publicClient = await viem.getPublicClient();
-  const [deployer, owner, guardian, , , , , , bundler] = await viem.getWalletClients();
+  const [deployer, owner, guardian, , , , , facilitatorWallet, bundler] = await viem.getWalletClients();
   const rpcUrl = conn.networkConfig.type === "http" ? process.env.STOPLINE_DEMO_RPC_URL : undefined;
   const mined = async (hash: Hex, what: string): Promise<TransactionReceipt> => {
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
@@ -231,7 +235,7 @@ async function main() {
   const research = { name: "research agent", id: randomAgentId(), key: createAgentKey() };
   const researchPolicy = await buildPolicy(publicClient, {
     address: account,
-    limits: [{ token: usdc, perPayment: "10", perPeriod: "20", lifetime: "200" }],
+    limits: [{ token: usdc, perPayment: "10", perPeriod: "20", lifetime: "200", lane: { count: 2, max: "1" } }],
     merchants: [DATASETS],
     period: "1d",
     validity: { from: midnight, for: "7d" },
@@ -253,6 +257,7 @@ async function main() {
   note(
     `dataset shop ${shortAddress(DATASETS)} only, any hour, 5 calls a day, 7 days, no gas budget (it pays its own gas, directly)`,
   );
+  note("and an x402 lane: at most 2 signed API payments a day of at most 1.00 USDC each");
   for (const agent of [shopping, research]) {
     await mined(
       await owner.sendTransaction({ to: agent.key.address, value: parseEther("0.05") }),
@@ -384,6 +389,16 @@ async function main() {
   );
   same(await balanceOf(DATASETS), USDC("7.5"), "the dataset shop's USDC");
   ok(`The ${research.name} paid the dataset shop 7.50 USDC directly`);
+  const [lanePeriod, laneSlots, laneMax] = await publicClient.readContract({
+    address: account,
+    abi: agentAccountAbi,
+    functionName: "lane",
+    args: [research.id, usdc],
+  });
+  same(laneSlots, 2n, "the research agent's lane slots");
+  same(laneMax, USDC("1"), "the research agent's lane maximum");
+  same(lanePeriod, BigInt(berlin(addDays(today, 1), "00:00")), "the research agent's lane period");
+  note("that payment also opened its x402 lane for today: 2 x 1.00 USDC held in its counters, like a card hold");
 
   const afterPay = await expectRemaining(shopping.id, "55", "955", "after the payments");
   same(afterPay.gas.charged.amount, opMaxCost, "the gas budget charged for one UserOperation");
@@ -394,7 +409,87 @@ async function main() {
   );
   note(`the daily budget resets ${when(t0.periodResetsAt)}; gas budget left ${afterPay.gas.remaining.formatted}`);
 
-  heading("3. The shopping agent misbehaves, the ways agents in the news have");
+  heading("3. The research agent buys paid API responses over x402, up to its lane limit");
+  // The facilitator runs in this process and checks validAfter/validBefore against Date.now, the token against the
+  // chain's clock. The demo's chain lives in 2031, so for this step the process clock follows the chain's (outside a
+  // demo, chain and facilitator share the real time).
+  const realNow = Date.now;
+  const skew = Number((await publicClient.getBlock()).timestamp) * 1000 - realNow();
+  Date.now = () => realNow() + skew;
+  const [, tokenName, tokenVersion] = await publicClient.readContract({
+    address: usdc,
+    abi: testUsdcAbi,
+    functionName: "eip712Domain",
+  });
+  const DATASET_PATH = "/datasets/eu-coffee-prices";
+  const api = await startX402Services({
+    facilitatorWallet: createWalletClient({
+      account: facilitatorWallet.account,
+      chain: publicClient.chain,
+      transport: custom(conn.provider),
+      pollingInterval: 50,
+      cacheTime: 0,
+    }),
+    token: { address: usdc, name: tokenName, version: tokenVersion },
+    routes: [
+      {
+        path: DATASET_PATH,
+        price: USDC("1"),
+        payTo: DATASETS,
+        body: { dataset: "eu-coffee-prices", rows: 1200, preview: [{ week: "2031-W09", eurPerKg: 8.42 }] },
+      },
+    ],
+  });
+  try {
+    const scheme = new StoplineX402Scheme({
+      client: wallet(research.key),
+      address: account,
+      agentId: research.id,
+      key: research.key.account,
+      labels,
+    });
+    const client = new x402Client()
+      .register(api.network, scheme)
+      .setSpendControls({ allowedAssets: [{ network: api.network, asset: usdc }] });
+    let creationFailure: Error | undefined;
+    client.onPaymentCreationFailure(async (ctx) => void (creationFailure = ctx.error));
+    const payingFetch = wrapFetchWithPayment(fetch, client);
+    ok(
+      `The dataset shop's API (${api.url}) answers 402 Payment Required: 1.00 USDC, with the official @x402/express middleware and an x402 facilitator (@x402/core, @x402/evm) that settles on this chain`,
+    );
+    for (const slot of [0n, 1n]) {
+      const before = await balanceOf(DATASETS);
+      const response = await payingFetch(`${api.url}${DATASET_PATH}`);
+      same(response.status, 200, `the paid API response (slot ${slot})`);
+      const body = (await response.json()) as { dataset: string; rows: number };
+      const settled = decodePaymentResponseHeader(response.headers.get("PAYMENT-RESPONSE")!);
+      check(settled.success && isAddressEqual(settled.payer as Address, account), "the x402 settlement");
+      const receipt = await mined(settled.transaction as Hex, "the x402 settlement");
+      same(await balanceOf(DATASETS), before + USDC("1"), "the dataset shop's USDC after an x402 payment");
+      same(scheme.lastPayment?.i, slot, "the lane slot used");
+      ok(
+        `The ${research.name} fetched ${DATASET_PATH} through wrapFetchWithPayment and StoplineX402Scheme: HTTP 200, "${body.dataset}" (${body.rows} rows)`,
+      );
+      note(
+        `paid 1.00 USDC from the Stopline account with lane slot ${slot}'s signature; the facilitator settled it (${receipt.gasUsed} gas), no agent transaction`,
+      );
+    }
+    const third = await failure(payingFetch(`${api.url}${DATASET_PATH}`));
+    check(third !== undefined, "a third x402 payment today should be refused");
+    await refused(
+      "It asks for the same dataset a third time today",
+      "x402, stopped by the scheme's preflight (checkLanePayment): nothing was signed",
+      creationFailure,
+      { name: "LaneSlotUnavailable", slot: 2n, slots: 2n },
+    );
+    same(api.settlements.length, 2, "x402 settlements");
+  } finally {
+    await api.close();
+    Date.now = realNow;
+  }
+  same(await balanceOf(DATASETS), USDC("9.5"), "the dataset shop's USDC after x402");
+
+  heading("4. The shopping agent misbehaves, the ways agents in the news have");
   const accountUsdc = await balanceOf(account);
   await refused(
     "It pays 20 USDC to a crypto mining pool",
@@ -484,7 +579,7 @@ async function main() {
   same(await balanceOf(MINING_POOL), 0n, "the mining pool's USDC");
   await expectRemaining(shopping.id, "55", "955", "after the misbehaviours");
 
-  heading("4. The humans step in");
+  heading("5. The humans step in");
   const oldKey = shopping.key;
   shopping.key = createAgentKey();
   labels[oldKey.address] = "the shopping agent's old key";
@@ -553,7 +648,7 @@ async function main() {
     { name: "AgentIsRevoked", agentId: research.id },
   );
 
-  heading("5. Where things stand");
+  heading("6. Where things stand");
   const rows = [["agent", "spent", "left today", "left in total", "status"]];
   for (const agent of [shopping, research]) {
     const s = await status(agent.id);
@@ -563,8 +658,8 @@ async function main() {
     }
   }
   same(rows[1].join("|"), "shopping agent|45.00 USDC|55.00 USDC|955.00 USDC|active", "the shopping agent's row");
-  same(rows[2].join("|"), "research agent|7.50 USDC|0.00 USDC|0.00 USDC|revoked", "the research agent's row");
-  same(await balanceOf(account), USDC("2000") - USDC("52.5"), "the account's USDC at the end");
+  same(rows[2].join("|"), "research agent|9.50 USDC|0.00 USDC|0.00 USDC|revoked", "the research agent's row");
+  same(await balanceOf(account), USDC("2000") - USDC("54.5"), "the account's USDC at the end");
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   rows.forEach((r, i) => {
     const line = r.map((cell, j) => (j === 0 ? cell.padEnd(widths[j]) : cell.padStart(widths[j]))).join("   ");

@@ -14,6 +14,7 @@ const LAUNCHER = join(ROOT, "scripts", "demo.mjs");
 
 /** The refusals of the story, in order. */
 const STORY_REFUSALS = [
+  "LaneSlotUnavailable", // the research agent's third x402 payment of the day (x402, the scheme's preflight)
   "MerchantNotAllowed", // pays a mining pool (UserOperation, validation)
   "MerchantNotAllowed", // approves itself an allowance (direct)
   "PeriodCapExceeded", // slices a payment over the daily cap (UserOperation, execution)
@@ -64,7 +65,19 @@ function expectTheStory(run: Run) {
   // the closing table: both agents, what they spent and have left, and their status
   expect(run.stdout).to.match(/\n {2}agent +spent +left today +left in total +status\n/);
   expect(run.stdout).to.match(/\n {2}shopping agent +45\.00 USDC +55\.00 USDC +955\.00 USDC +active\n/);
-  expect(run.stdout).to.match(/\n {2}research agent +7\.50 USDC +0\.00 USDC +0\.00 USDC +revoked\n/);
+  expect(run.stdout).to.match(/\n {2}research agent +9\.50 USDC +0\.00 USDC +0\.00 USDC +revoked\n/);
+  // the x402 step: two paid API responses settled by the facilitator from the account's lane, then the lane limit
+  expect(run.stdout).to.contain("3. The research agent buys paid API responses over x402, up to its lane limit");
+  for (const slot of [0, 1]) {
+    expect(run.stdout).to.match(
+      new RegExp(
+        `paid 1\\.00 USDC from the Stopline account with lane slot ${slot}'s signature; the facilitator settled it \\(\\d+ gas\\), no agent transaction`,
+      ),
+    );
+  }
+  expect(run.stdout).to.contain(
+    "LaneSlotUnavailable: Lane slot 2 for USDC (0xCf7E…0Fc9) is already used or out of range: the lane holds 2 slots this period (0 to 1).",
+  );
   expect(run.stdout).to.contain("Every step went as the story says");
   expect(run.stdout).to.contain("the demo is its own bundler");
   // not a TTY: plain text, no ANSI escape sequences

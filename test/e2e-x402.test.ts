@@ -1,14 +1,17 @@
-// x402 end to end: anvil (its clock is the wall clock), a local facilitator (the official @x402/core facilitator with
+// x402 end to end: anvil (its clock is the wall clock), the Alto bundler (safe mode), a local facilitator (the official @x402/core facilitator with
 // @x402/evm's exact scheme and a viem wallet, over HTTP), a resource server (express with the official @x402/express
 // middleware) charging in the test USDC, and the agent fetching with @x402/fetch's wrapFetchWithPayment and the
 // toolkit's StoplineX402Scheme. Payments within the caps settle; every refusal is refused twice: by the toolkit's
 // preflight, which names the limit, and (with the preflight off) by the facilitator, which answers 402 and moves nothing.
 // A mixed sequence of on-chain and lane payments over four periods never moves more than the period and lifetime caps.
+// The lane opens on both agent paths: as a UserOperation through Alto (the account pays, charged to the agent's gas
+// budget) in the first period, then directly (the agent key pays) and behind an ordinary payment.
 //
 // The facilitator checks validAfter/validBefore against its own clock (Date.now) and the token against the block's;
 // to reach the next period the test moves both together: anvil's clock (evm_increaseTime) and, for this process
 // (where the facilitator runs), Date.now by the same amount. The tests run in order, each from the state the previous
-// one left.
+// one left. Alto, which checks validity windows against the wall clock, is used before the clocks move (the policy's
+// window is open-ended, so moving them later does not matter to it).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -29,15 +32,22 @@ import {
   parseEventLogs,
   toHex,
 } from "viem";
+import { type BundlerClient, createBundlerClient } from "viem/account-abstraction";
 import { foundry } from "viem/chains";
 
 import { agentAccountAbi } from "../src/abis/index.js";
 import { pauseAgents, revokeAgent, unpauseAgents, updateAgentPolicy } from "../src/actions/index.js";
-import { AgentCallsRefusedError, erc20Payment, payAsAgent } from "../src/agent/index.js";
+import { AgentCallsRefusedError, erc20Payment, payAsAgent, toStoplineAgentAccount } from "../src/agent/index.js";
 import { GuardrailViolationError, decodeGuardrailViolation } from "../src/errors/index.js";
 import { hourOfWeek } from "../src/utils/hours.js";
 import { StoplineX402Scheme, ensureLaneOpen, laneNonce } from "../src/x402/index.js";
-import { type LocalProcess, deployCanonicalEntryPoint, processGroup, startAnvil } from "./helpers/local-chain.js";
+import {
+  type LocalProcess,
+  deployCanonicalEntryPoint,
+  processGroup,
+  startAlto,
+  startAnvil,
+} from "./helpers/local-chain.js";
 import { ENTRY_POINT_ADDRESS, USDC, agentIdFor, hdKey, policy, rejection } from "./helpers/stopline.js";
 import { type X402Services, startX402Services } from "./helpers/x402.js";
 
@@ -60,6 +70,8 @@ describe("x402 end to end: facilitator, resource server and a Stopline agent pay
     stranger: hdKey(7),
     facilitator: hdKey(8),
     eoaPayer: hdKey(9),
+    executor: hdKey(2),
+    utility: hdKey(6),
   };
   const agentId = agentIdFor(1);
   const processes = processGroup();
@@ -69,6 +81,7 @@ describe("x402 end to end: facilitator, resource server and a Stopline agent pay
   let anvilUrl: string;
   let publicClient: PublicClient;
   let services: X402Services;
+  let bundler: BundlerClient;
   let account: Address;
   let usdc: Address;
   let lanePolicy: ReturnType<typeof policy>;
@@ -261,6 +274,31 @@ describe("x402 end to end: facilitator, resource server and a Stopline agent pay
         }),
       );
 
+      // the account pays its UserOperations' gas (charged to the agent's gas budget)
+      await mined(await deployer.sendTransaction({ to: account, value: 10n ** 18n }));
+      const { url: altoUrl } = await startAlto(processes, {
+        rpcUrl: anvilUrl,
+        executorPrivateKey: toHex(keys.executor.getHdKey().privateKey!),
+        utilityPrivateKey: toHex(keys.utility.getHdKey().privateKey!),
+      });
+      bundler = createBundlerClient({
+        client: publicClient,
+        transport: http(altoUrl),
+        pollingInterval: 50,
+        userOperation: {
+          estimateFeesPerGas: async () => {
+            const prices = (await bundler.request({
+              method: "pimlico_getUserOperationGasPrice" as never,
+              params: [] as never,
+            })) as { fast: { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } };
+            return {
+              maxFeePerGas: BigInt(prices.fast.maxFeePerGas),
+              maxPriorityFeePerGas: BigInt(prices.fast.maxPriorityFeePerGas),
+            };
+          },
+        },
+      });
+
       const [, name, version] = (await publicClient.readContract({
         address: usdc,
         abi: usdcAbi,
@@ -285,7 +323,7 @@ describe("x402 end to end: facilitator, resource server and a Stopline agent pay
     Date.now = realNow;
     await services?.close();
     await processes.close();
-    expect(processes.started().map((p) => p.name)).to.deep.equal(["anvil"]);
+    expect(processes.started().map((p) => p.name)).to.deep.equal(["anvil", "alto"]);
     for (const { name, child } of processes.started()) {
       expect(child.exitCode !== null || child.signalCode !== null, `${name} still running`).to.equal(true);
       expect(() => process.kill(child.pid!, 0), `${name} (pid ${child.pid}) still running`).to.throw(/ESRCH/);
@@ -300,10 +338,47 @@ describe("x402 end to end: facilitator, resource server and a Stopline agent pay
     if (this.currentTest?.state === "failed") console.log(processes.output());
   });
 
-  it("within the caps: the agent opens its lane, buys a report for 2 USDC, the counters show the hold", async function () {
+  it("within the caps: the agent opens its lane (a UserOperation through Alto), buys a report, the counters show the hold", async function () {
     const p1 = await periodEnd();
-    const opened = await ensureLaneOpen(wallet(keys.agent), { address: account, agentId, token: usdc });
+    const usage = (await publicClient.readContract({
+      address: account,
+      abi: agentAccountAbi,
+      functionName: "agentUsage",
+      args: [agentId],
+    })) as readonly bigint[];
+    const smartAccount = await toStoplineAgentAccount({
+      client: publicClient,
+      address: account,
+      agentId,
+      key: keys.agent,
+    });
+    const opened = await ensureLaneOpen(publicClient, {
+      address: account,
+      agentId,
+      token: usdc,
+      bundlerClient: bundler as never,
+      smartAccount,
+    });
     expect(opened).to.include({ opened: true, period: p1, slots: 3n, laneMax: USDC(2), givenBack: 0n });
+    expect(opened.userOpHash).to.match(/^0x[0-9a-f]{64}$/);
+    // on the agent's nonce key, its gas charged to the agent's gas budget
+    expect(await smartAccount.getNonce()).to.equal((BigInt(agentId) << 64n) | 1n);
+    const charged = (
+      (await publicClient.readContract({
+        address: account,
+        abi: agentAccountAbi,
+        functionName: "agentUsage",
+        args: [agentId],
+      })) as readonly bigint[]
+    )[0];
+    const { userOperation: op } = await bundler.getUserOperation({ hash: opened.userOpHash! });
+    const maxCost = (op.callGasLimit + op.verificationGasLimit + op.preVerificationGas) * op.maxFeePerGas;
+    expect(charged).to.equal(usage[0] + maxCost);
+    // a second call in the same period sends nothing
+    expect(await ensureLaneOpen(wallet(keys.agent), { address: account, agentId, token: usdc })).to.include({
+      opened: false,
+      period: p1,
+    });
     expect(await spent()).to.deep.equal([USDC(6), USDC(6)]);
     await buy("/report", USDC(2));
     // the hold (3 x 2), not the payment; the token marked slot 0 used

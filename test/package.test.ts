@@ -26,6 +26,7 @@ const EXPORTS = {
   "./ethers": "./dist/ethers/index",
   "./agent": "./dist/agent/index",
   "./agent/keystore": "./dist/agent/keystore",
+  "./x402": "./dist/x402/index",
 } as const;
 
 /** The consumer: an ESM TypeScript file (Node 24 strips the types) that imports every subpath export. */
@@ -42,6 +43,7 @@ import { AgentCallsRefusedError, createAgentKey, erc20Payment, payAsAgent } from
 import { loadAgentKey, saveAgentKey } from "stopline/agent/keystore";
 import { PerPaymentCapExceededError, decodeGuardrailViolation } from "stopline/errors";
 import { AgentAccountFactory__factory, AgentAccount__factory, TestUSDC__factory } from "stopline/ethers";
+import { StoplineX402Scheme, laneNonce } from "stopline/x402";
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -120,7 +122,12 @@ try {
 
 const status = await getAgentStatus(publicClient, { address: account, agentId });
 console.log("left today:", status.tokens[0].remainingInPeriod.formatted, "may act now:", status.mayActNow);
-console.log("one module per subpath:", stopline.grantAgent === grantAgent && stopline.payAsAgent === payAsAgent && stopline.decodeGuardrailViolation === decodeGuardrailViolation);
+// ./x402: the lane nonce the toolkit derives is the account's, and the x402 scheme takes the agent's key
+const nonce = laneNonce({ address: account, agentId, token: usdc, period: 1n, i: 0n });
+const viewed = await publicClient.readContract({ address: account, abi: agentAccountAbi, functionName: "laneNonce", args: [agentId, usdc, 1n, 0n] });
+const scheme = new StoplineX402Scheme({ client: agent, address: account, agentId, key: loaded });
+console.log("x402 lane nonce matches:", nonce === viewed, "scheme:", scheme.scheme);
+console.log("one module per subpath:", stopline.grantAgent === grantAgent && stopline.payAsAgent === payAsAgent && stopline.decodeGuardrailViolation === decodeGuardrailViolation && stopline.laneNonce === laneNonce);
 `;
 
 const CONSUMER_TSCONFIG = (repo: string) => ({
@@ -264,6 +271,7 @@ describe("The packed package, installed outside the repo", function () {
       /^refused: PerPaymentCapExceeded - Payment of 30\.00 USDC to 0x[0-9a-fA-F]{4}…[0-9a-fA-F]{4} is over the per-payment cap of 25\.00 USDC\.$/,
       /^error class: true PerPaymentCapExceededError$/,
       /^left today: 90\.00 USDC may act now: true$/,
+      /^x402 lane nonce matches: true scheme: exact$/,
       /^one module per subpath: true$/,
     ];
     expect(lines.length, out.stdout).to.equal(expected.length);

@@ -118,7 +118,7 @@ export class StoplineX402Scheme {
   constructor(parameters: StoplineX402SchemeParameters) {
     if (parameters.key?.type !== "local") {
       throw new X402PaymentError("The Stopline x402 scheme needs the agent's key as a viem LocalAccount.", {
-        reason: "domain",
+        reason: "key",
       });
     }
     this.p = { ...parameters, address: getAddress(parameters.address) };

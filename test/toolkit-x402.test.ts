@@ -319,8 +319,9 @@ describe("toolkit: x402 payments from a Stopline account", function () {
             sender: account.address,
             nonce: await account.getNonce(),
             callData,
-            callGasLimit: 300_000n,
-            verificationGasLimit: 300_000n,
+            // room for the coverage build's probes too
+            callGasLimit: 800_000n,
+            verificationGasLimit: 800_000n,
             preVerificationGas: 60_000n,
             maxFeePerGas: 2_000_000_000n,
             maxPriorityFeePerGas: 1_000_000_000n,
@@ -356,7 +357,7 @@ describe("toolkit: x402 payments from a Stopline account", function () {
       same(sent[0].callData, openLaneCallData(w.agentId, w.usdc.address));
       same(sent[0].nonce, nonceFor(nonceKeyOf(w.agentId), 0n));
       // the account paid: the op's maximum cost went to the agent's gas budget
-      const maxCost = (300_000n + 300_000n + 60_000n) * 2_000_000_000n;
+      const maxCost = (800_000n + 800_000n + 60_000n) * 2_000_000_000n;
       same((await w.account.read.agentUsage([w.agentId]))[0], usage[0] + maxCost);
       same(await w.account.read.spent([w.agentId, w.usdc.address]), [USDC(30), USDC(30)]);
     });

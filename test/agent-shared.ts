@@ -171,7 +171,11 @@ export async function deployAgentWorld(conn: NetworkConnection) {
   };
 }
 
-export type World = Awaited<ReturnType<typeof deployAgentWorld>>;
+/**
+ * A suite that adds contracts of its own to the world can give `extraState`: `readState` then includes what it returns,
+ * so every shared "nothing changed" check covers those contracts too.
+ */
+export type World = Awaited<ReturnType<typeof deployAgentWorld>> & { extraState?: () => Promise<unknown> };
 
 // ---------------------------------------------------------------- errors
 
@@ -368,6 +372,7 @@ export async function readState(w: World, ids: Hex[] = [w.agentId, w.agentId2]) 
         remaining: [...(await w.account.read.remaining([id, w.usdc.address]))],
       })),
     ),
+    extra: w.extraState === undefined ? null : await w.extraState(),
   };
 }
 export type State = Awaited<ReturnType<typeof readState>>;

@@ -106,10 +106,8 @@ contract AdversaryPullMerchant {
 /// @notice Test-only payee of a malicious bundler: it receives what `handleOps` pays the beneficiary and counts it.
 contract AdversaryBeneficiary {
     uint256 public received;
-    uint256 public payments;
 
     receive() external payable {
         received += msg.value;
-        ++payments;
     }
 }

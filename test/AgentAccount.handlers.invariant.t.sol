@@ -442,11 +442,11 @@ contract SolTestGuardrailHandler is SolTestBase {
     }
 
     /// @dev Every TokenLimit of this file is built here.
-    function _limit(address token, uint256 pp, uint256 pe, uint256 lt) internal pure returns (TokenLimit memory l) {
-        l.token = token;
-        l.perPayment = pp;
-        l.perPeriod = pe;
-        l.lifetime = lt;
+    function _limit(address token, uint256 pp, uint256 pe, uint256 lt) internal pure returns (TokenLimit memory lim) {
+        lim.token = token;
+        lim.perPayment = pp;
+        lim.perPeriod = pe;
+        lim.lifetime = lt;
     }
 
     function _grant(uint256 a) internal {

@@ -106,6 +106,7 @@ contract SolTestGuardrailHandler is SolTestBase {
     uint256 public refusedBatches;
     uint256 public userOpBatches;
     uint256 public gasChargedOps;
+    mapping(bytes4 selector => uint256) public refusedWith; // refusals by error, to see what the runs reached
 
     struct Snap {
         uint256[T] account;
@@ -149,7 +150,9 @@ contract SolTestGuardrailHandler is SolTestBase {
         bool ok;
         try account.executeAsAgent(agentIds[a], calls) {
             ok = true;
-        } catch {}
+        } catch (bytes memory reason) {
+            _noteRefusal(reason);
+        }
         _settle(a, key, ok, before);
         if (ok) _checkPerPayment(a, calls);
     }
@@ -195,7 +198,8 @@ contract SolTestGuardrailHandler is SolTestBase {
         op.signature = abi.encodePacked(r, s, v);
 
         (uint256 chargedBefore, , , ) = account.agentUsage(agentIds[a]);
-        try this.validateAsEntryPoint(op, userOpHash) {} catch {
+        try this.validateAsEntryPoint(op, userOpHash) {} catch (bytes memory reason) {
+            _noteRefusal(reason);
             return; // the bundler drops it, or the EntryPoint reverts the bundle: nothing happened
         }
         (uint256 chargedAfter, , , ) = account.agentUsage(agentIds[a]);
@@ -208,7 +212,7 @@ contract SolTestGuardrailHandler is SolTestBase {
         uint256 b = between % 8;
         if (b == 1) rotateKey(a);
         if (b == 2) revoke(a, 0);
-        if (b == 3) pause(between >> 8);
+        if (b == 3) pause(0);
 
         Snap memory before = _snap();
         vm.prank(ENTRY_POINT);
@@ -216,7 +220,9 @@ contract SolTestGuardrailHandler is SolTestBase {
         try account.executeAsAgent(agentIds[a], calls) {
             ok = true;
             ++userOpBatches;
-        } catch {}
+        } catch (bytes memory reason) {
+            _noteRefusal(reason);
+        }
         _settle(a, vm.addr(pk), ok, before);
         if (ok) _checkPerPayment(a, calls);
     }
@@ -335,8 +341,9 @@ contract SolTestGuardrailHandler is SolTestBase {
         }
     }
 
-    /// @notice The owner or the current guardian pauses every agent.
+    /// @notice The owner or the current guardian pauses every agent (one call in three, so agents get to pay).
     function pause(uint256 seed) public {
+        if (seed % 3 != 0) return;
         vm.prank(seed % 2 == 0 ? owner : guardianNow);
         try account.pauseAgents() {
             paused = true;
@@ -437,6 +444,10 @@ contract SolTestGuardrailHandler is SolTestBase {
 
     // ================================================================ internals
 
+    function _noteRefusal(bytes memory reason) internal {
+        if (reason.length >= 4) ++refusedWith[bytes4(reason)];
+    }
+
     function _unit(uint256 t) internal pure returns (uint256) {
         return t == 2 ? 1e16 : 1e6;
     }
@@ -529,11 +540,11 @@ contract SolTestGuardrailHandler is SolTestBase {
 
     function _pickKeyPk(uint256 a, uint256 seed) internal view returns (uint256) {
         uint256[] storage pks = _keyPks[a];
-        uint256 k = seed % 8;
-        if (pks.length == 0 || k == 7)
+        uint256 k = seed % 16;
+        if (pks.length == 0 || k == 15)
             return _bound(uint256(keccak256(abi.encode("stranger", seed))), 1, SECP256K1_N - 1);
-        if (k == 5 && pks.length > 1) return pks[(seed >> 8) % (pks.length - 1)];
-        if (k == 6) {
+        if (k == 13 && pks.length > 1) return pks[(seed >> 8) % (pks.length - 1)];
+        if (k == 14) {
             uint256[] storage other = _keyPks[(a + 1 + ((seed >> 8) % (N - 1))) % N];
             if (other.length != 0) return other[other.length - 1];
         }
@@ -548,25 +559,25 @@ contract SolTestGuardrailHandler is SolTestBase {
         for (uint256 i; i < calls.length; ++i) {
             uint256 s = uint256(keccak256(abi.encode(seed, i)));
             uint256 t = (s >> 4) % T;
-            address to = s % 8 < 6 ? recipients[a + ((s >> 8) % 2)] : recipients[(s >> 8) % R];
+            address to = s % 16 < 14 ? recipients[a + ((s >> 8) % 2)] : recipients[(s >> 8) % R];
             uint256 cap = perPayment[a][t];
             uint256 raw = uint256(keccak256(abi.encode(amountSeed, i)));
             uint256 amount = (s >> 16) % 4 == 0 ? _bound(raw, 0, 2 * cap + 1) : _bound(raw, 0, cap);
-            uint256 kind = (s >> 24) % 16;
+            uint256 kind = (s >> 24) % 32;
             address tok = tokenOf(t == 2 ? 0 : t);
-            if (t == 2 && kind < 12) {
-                calls[i] = Execution(to, amount, kind == 11 ? bytes(hex"c0ffee") : bytes(""));
-            } else if (kind < 8) {
+            if (t == 2 && kind < 27) {
+                calls[i] = Execution(to, amount, kind == 26 ? bytes(hex"c0ffee") : bytes(""));
+            } else if (kind < 20) {
                 calls[i] = Execution(tok, 0, abi.encodeCall(IERC20.transfer, (to, amount)));
-            } else if (kind < 12) {
+            } else if (kind < 27) {
                 calls[i] = Execution(tok, 0, abi.encodeCall(IERC20.approve, (to, amount)));
-            } else if (kind == 12) {
+            } else if (kind < 29) {
                 // a transfer one byte short, or with a trailing byte
                 bytes memory d = abi.encodeCall(IERC20.transfer, (to, amount));
                 calls[i] = Execution(tok, 0, s & 1 == 0 ? _truncate(d, d.length - 1) : bytes.concat(d, hex"00"));
-            } else if (kind == 13) {
+            } else if (kind == 29) {
                 calls[i] = Execution(tok, 0, abi.encodeCall(IERC20.transferFrom, (address(account), to, amount)));
-            } else if (kind == 14) {
+            } else if (kind == 30) {
                 // the account itself: an agent lifting its own caps
                 AgentPolicy memory p = _policy(a);
                 calls[i] = Execution(address(account), 0, abi.encodeCall(AgentAccount.updatePolicy, (agentIds[a], p)));
@@ -704,7 +715,7 @@ contract AgentAccountGuardrailInvariantTest is SolTestBase {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory s = new bytes4[](15);
+        bytes4[] memory s = new bytes4[](17);
         s[0] = SolTestGuardrailHandler.pay.selector;
         s[1] = SolTestGuardrailHandler.payGarbage.selector;
         s[2] = SolTestGuardrailHandler.payViaUserOp.selector;
@@ -719,7 +730,10 @@ contract AgentAccountGuardrailInvariantTest is SolTestBase {
         s[11] = SolTestGuardrailHandler.upgrade.selector;
         s[12] = SolTestGuardrailHandler.intrude.selector;
         s[13] = SolTestGuardrailHandler.warp.selector;
-        s[14] = SolTestGuardrailHandler.pay.selector; // agent batches twice as often
+        // agent batches more often than anything else
+        s[14] = SolTestGuardrailHandler.pay.selector;
+        s[15] = SolTestGuardrailHandler.pay.selector;
+        s[16] = SolTestGuardrailHandler.payViaUserOp.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), s);
     }

@@ -142,7 +142,7 @@ contract SolTestGuardrailHandler is SolTestBase {
     /// @notice An agent batch sent directly by a key: usually the agent's current key, sometimes one it retired,
     ///         another agent's key or a stranger.
     function pay(uint256 agentSeed, uint256 keySeed, uint256 callSeed, uint256 amountSeed) external {
-        uint256 a = agentSeed % N;
+        uint256 a = _payer(agentSeed);
         address key = vm.addr(_pickKeyPk(a, keySeed));
         Execution[] memory calls = _calls(a, callSeed, amountSeed);
         Snap memory before = _snap();
@@ -157,14 +157,29 @@ contract SolTestGuardrailHandler is SolTestBase {
         if (ok) _checkPerPayment(a, calls);
     }
 
-    /// @notice Bytes after the executeAsAgent selector and the agent id that are rarely a valid encoding.
-    function payGarbage(uint256 agentSeed, uint256 keySeed, bytes calldata junk) external {
-        uint256 a = agentSeed % N;
-        address key = vm.addr(_pickKeyPk(a, keySeed));
+    /// @notice Bytes after the executeAsAgent selector and the agent id that are rarely a valid encoding, sent
+    ///         directly or as a UserOperation's callData.
+    function payGarbage(uint256 agentSeed, uint256 keySeed, bool asUserOp, bytes calldata junk) external {
+        uint256 a = _payer(agentSeed);
+        uint256 pk = _pickKeyPk(a, keySeed);
+        bytes memory data = abi.encodePacked(AgentAccount.executeAsAgent.selector, agentIds[a], junk);
+        address caller = vm.addr(pk);
+        if (asUserOp) {
+            PackedUserOperation memory op = _op(a, data, 0);
+            bytes32 userOpHash = keccak256(abi.encode("SolTest garbage op", refusedBatches, junk));
+            (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, userOpHash);
+            op.signature = abi.encodePacked(r, s, v);
+            try this.validateAsEntryPoint(op, userOpHash) {} catch (bytes memory reason) {
+                _noteRefusal(reason);
+                return;
+            }
+            caller = ENTRY_POINT;
+        }
         Snap memory before = _snap();
-        vm.prank(key);
-        (bool ok, ) = address(account).call(abi.encodePacked(AgentAccount.executeAsAgent.selector, agentIds[a], junk));
-        _settle(a, key, ok, before);
+        vm.prank(caller);
+        (bool ok, bytes memory ret) = address(account).call(data);
+        if (!ok) _noteRefusal(ret);
+        _settle(a, vm.addr(pk), ok, before);
     }
 
     /// @notice An agent UserOperation with a gas price: validated as the EntryPoint would (the whole bundle reverts,
@@ -178,21 +193,15 @@ contract SolTestGuardrailHandler is SolTestBase {
         uint256 feeSeed,
         uint256 between
     ) external {
-        uint256 a = agentSeed % N;
+        uint256 a = _payer(agentSeed);
         uint256 pk = _pickKeyPk(a, keySeed);
         Execution[] memory calls = _calls(a, callSeed, amountSeed);
         uint256 maxFee = _bound(feeSeed, 0, 2_000 gwei);
-        PackedUserOperation memory op = PackedUserOperation({
-            sender: address(account),
-            nonce: (uint256(uint192(uint256(agentIds[a]))) << 64) | userOpBatches,
-            initCode: "",
-            callData: abi.encodeCall(AgentAccount.executeAsAgent, (agentIds[a], calls)),
-            accountGasLimits: bytes32((uint256(100_000) << 128) | 100_000),
-            preVerificationGas: 50_000,
-            gasFees: bytes32((maxFee << 128) | maxFee),
-            paymasterAndData: "",
-            signature: ""
-        });
+        PackedUserOperation memory op = _op(
+            a,
+            abi.encodeCall(AgentAccount.executeAsAgent, (agentIds[a], calls)),
+            maxFee
+        );
         bytes32 userOpHash = keccak256(abi.encode("SolTest guardrail op", gasChargedOps, refusedBatches, feeSeed));
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, userOpHash);
         op.signature = abi.encodePacked(r, s, v);
@@ -272,7 +281,7 @@ contract SolTestGuardrailHandler is SolTestBase {
         uint256[T] memory pe;
         uint256[T] memory lt;
         for (uint256 t; t < T; ++t) {
-            lt[t] = _bound(caps[3 * t], 0, 2_000) * _unit(t);
+            lt[t] = _bound(caps[3 * t], 0, 500) * _unit(t);
             pe[t] = _bound(caps[3 * t + 1], 0, lt[t]);
             pp[t] = _bound(caps[3 * t + 2], 0, pe[t]);
         }
@@ -414,19 +423,19 @@ contract SolTestGuardrailHandler is SolTestBase {
         if (ok) ++intrusions;
     }
 
-    /// @notice Time passes: a random stretch, or exactly onto (or one second either side of) an agent's period end,
+    /// @notice Time passes: up to half a day, or exactly onto (or one second either side of) an agent's period end,
     ///         the next hour edge, or an agent's validity edge.
     function warp(uint256 mode, uint256 seed) external {
         uint256 now_ = block.timestamp;
         uint256 target;
         uint256 a = (seed >> 8) % N;
         uint256 m = mode % 4;
-        if (m == 0) target = now_ + _bound(seed, 1, 3 days);
+        if (m == 0) target = now_ + _bound(seed, 1, 12 hours);
         if (m == 1) target = _end(a);
         if (m == 2) target = (now_ / 1 hours + 1) * 1 hours;
         if (m == 3) target = (seed >> 16) % 2 == 0 ? validAfter[a] : uint256(validUntil[a]) + 1;
         if (m != 0) target = target + (seed % 3) - 1; // one second before, on, or after the edge
-        if (target <= now_ || target > now_ + 30 days) target = now_ + 1;
+        if (target <= now_ || target > now_ + 60 days) target = now_ + 1;
         vm.warp(target);
     }
 
@@ -443,6 +452,27 @@ contract SolTestGuardrailHandler is SolTestBase {
     }
 
     // ================================================================ internals
+
+    /// @dev An unsigned agent op: OP_GAS of gas limits at `maxFee` (also the priority fee).
+    function _op(uint256 a, bytes memory callData, uint256 maxFee) internal view returns (PackedUserOperation memory) {
+        return
+            PackedUserOperation({
+                sender: address(account),
+                nonce: (uint256(uint192(uint256(agentIds[a]))) << 64) | userOpBatches,
+                initCode: "",
+                callData: callData,
+                accountGasLimits: bytes32((uint256(100_000) << 128) | 100_000),
+                preVerificationGas: 50_000,
+                gasFees: bytes32((maxFee << 128) | maxFee),
+                paymasterAndData: "",
+                signature: ""
+            });
+    }
+
+    /// @dev The agent of a batch: agent 0 (the tightest caps) half the time, so that its caps fill within one run.
+    function _payer(uint256 seed) internal pure returns (uint256) {
+        return seed % 2 == 0 ? 0 : (seed >> 1) % N;
+    }
 
     function _noteRefusal(bytes memory reason) internal {
         if (reason.length >= 4) ++refusedWith[bytes4(reason)];
@@ -462,15 +492,25 @@ contract SolTestGuardrailHandler is SolTestBase {
 
     function _grant(uint256 a) internal {
         validAfter[a] = uint48(a == 2 ? block.timestamp + 2 days : block.timestamp);
-        validUntil[a] = a == 0 ? uint48(block.timestamp + 40 days) : type(uint48).max;
+        validUntil[a] = a == 0 ? uint48(block.timestamp + 10 days) : type(uint48).max;
         uint168 business;
         for (uint256 d; d < 7; ++d) for (uint256 h = 8; h < 20; ++h) business |= uint168(uint256(1) << (d * 24 + h));
         activeHours[a] = a == 1 ? business : type(uint168).max;
-        maxCalls[a] = a == 0 ? 4 : type(uint32).max;
+        maxCalls[a] = a == 0 ? 6 : type(uint32).max;
         anchor[a] = validAfter[a];
         period[a] = a == 3 ? 1 hours : 1 days;
         for (uint256 t; t < T; ++t) {
-            (perPayment[a][t], perPeriod[a][t], lifetime[a][t]) = (100 * _unit(t), 250 * _unit(t), 1_000 * _unit(t));
+            uint256[3] memory caps =
+                a == 0
+                    ? [uint256(45), 90, 100]
+                    : a == 3
+                        ? [uint256(60), 120, 180]
+                        : [uint256(60), 120, 240];
+            (perPayment[a][t], perPeriod[a][t], lifetime[a][t]) = (
+                caps[0] * _unit(t),
+                caps[1] * _unit(t),
+                caps[2] * _unit(t)
+            );
             maxLifetimeEver[a][t] = lifetime[a][t];
             listed[a][t] = true;
         }
@@ -556,13 +596,26 @@ contract SolTestGuardrailHandler is SolTestBase {
     ///      calldata, a transferFrom, or a call into the account itself.
     function _calls(uint256 a, uint256 seed, uint256 amountSeed) internal view returns (Execution[] memory calls) {
         calls = new Execution[](1 + (seed % 3));
+        // three batches in four are well-formed payments to the agent's merchants within the per-payment cap (so
+        // that caps fill up); the fourth may hold anything
+        bool clean = (seed >> 12) % 4 != 0;
         for (uint256 i; i < calls.length; ++i) {
             uint256 s = uint256(keccak256(abi.encode(seed, i)));
-            uint256 t = (s >> 4) % T;
+            if (clean) s &= ~(uint256(0xF) | (uint256(0xF) << 16) | (uint256(0x1F) << 24)); // no odd recipient, amount or kind
+            if (clean) s |= ((seed >> 20) % 3 == 0 ? uint256(1) : uint256(2)) << 16; // exactly the cap, or at most it
+            if (clean && (seed >> 24) % 3 == 0) s |= uint256(20) << 24; // an approve
+            // mostly one token per batch, so that batches fill caps
+            uint256 t = (s >> 40) % 4 == 0 ? (s >> 4) % T : (seed >> 4) % T;
             address to = s % 16 < 14 ? recipients[a + ((s >> 8) % 2)] : recipients[(s >> 8) % R];
             uint256 cap = perPayment[a][t];
             uint256 raw = uint256(keccak256(abi.encode(amountSeed, i)));
-            uint256 amount = (s >> 16) % 4 == 0 ? _bound(raw, 0, 2 * cap + 1) : _bound(raw, 0, cap);
+            uint256 mode = (s >> 16) % 4; // over the cap at times, exactly the cap at times
+            uint256 amount =
+                mode == 0
+                    ? _bound(raw, 0, 2 * cap + 1)
+                    : mode == 1
+                        ? cap
+                        : _bound(raw, 0, cap);
             uint256 kind = (s >> 24) % 32;
             address tok = tokenOf(t == 2 ? 0 : t);
             if (t == 2 && kind < 27) {
@@ -715,7 +768,7 @@ contract AgentAccountGuardrailInvariantTest is SolTestBase {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory s = new bytes4[](17);
+        bytes4[] memory s = new bytes4[](18);
         s[0] = SolTestGuardrailHandler.pay.selector;
         s[1] = SolTestGuardrailHandler.payGarbage.selector;
         s[2] = SolTestGuardrailHandler.payViaUserOp.selector;
@@ -730,10 +783,11 @@ contract AgentAccountGuardrailInvariantTest is SolTestBase {
         s[11] = SolTestGuardrailHandler.upgrade.selector;
         s[12] = SolTestGuardrailHandler.intrude.selector;
         s[13] = SolTestGuardrailHandler.warp.selector;
-        // agent batches more often than anything else
+        // agent batches more often than anything else, and time jumps twice as often as owner actions
         s[14] = SolTestGuardrailHandler.pay.selector;
         s[15] = SolTestGuardrailHandler.pay.selector;
         s[16] = SolTestGuardrailHandler.payViaUserOp.selector;
+        s[17] = SolTestGuardrailHandler.warp.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), s);
     }

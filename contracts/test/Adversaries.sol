@@ -31,18 +31,18 @@ contract AdversaryHookToken is ERC20 {
 }
 
 /// @title AdversaryHookMerchant
-/// @notice Test-only merchant that, when its `tokensReceived` hook runs, calls `target` with a stored payload. With
+/// @notice Test-only merchant that, when its `tokensReceived` hook runs, calls `reentryTarget` with a stored payload. With
 ///         `swallow` off it bubbles the callee's revert (failing the whole token transfer); with it on it keeps the
 ///         revert data in `lastRevert` and lets the transfer succeed, as a merchant would that only probes.
 contract AdversaryHookMerchant is IAdversaryTokenReceiver {
-    address public target;
+    address public reentryTarget;
     bytes public payload;
     bool public swallow;
     bytes public lastRevert;
     uint256 public hooks;
 
     function arm(address target_, bytes calldata payload_, bool swallow_) external {
-        target = target_;
+        reentryTarget = target_;
         payload = payload_;
         swallow = swallow_;
     }
@@ -50,7 +50,7 @@ contract AdversaryHookMerchant is IAdversaryTokenReceiver {
     function tokensReceived(address, uint256) external {
         ++hooks;
         if (payload.length == 0) return;
-        (bool ok, bytes memory ret) = target.call(payload);
+        (bool ok, bytes memory ret) = reentryTarget.call(payload);
         if (ok) return;
         if (!swallow) {
             assembly ("memory-safe") {

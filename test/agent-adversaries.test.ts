@@ -26,17 +26,21 @@ import {
   sendBundle,
   sendDirect,
 } from "./agent-shared.js";
-import { type PackedUserOperation, ROLES, type TokenLimit, USDC, maxCost, nonceFor } from "./helpers/stopline.js";
+import {
+  type PackedUserOperation,
+  ROLES,
+  type TokenLimit,
+  USDC,
+  limit as tokenLimit,
+  maxCost,
+  nonceFor,
+} from "./helpers/stopline.js";
 
 const conn = await network.create();
 
-/** One token limit; every limit of this suite is built here (the struct may grow fields with defaults). */
-const limit = (token: Address, perPayment: bigint, perPeriod: bigint, lifetime: bigint): TokenLimit => ({
-  token,
-  perPayment,
-  perPeriod,
-  lifetime,
-});
+/** One token limit, lane off; every limit of this suite is built here. */
+const limit = (token: Address, perPayment: bigint, perPeriod: bigint, lifetime: bigint): TokenLimit =>
+  tokenLimit({ token, perPayment, perPeriod, lifetime });
 
 // ERC-1967 implementation slot: an agent must never move it
 const IMPLEMENTATION_SLOT = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";

@@ -160,7 +160,8 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
 
     // ---------------------------------------------------------------- the checks, in SPEC section 3's order
 
-    /// @dev Steps 1 and 2: paused, revoked, then (if checkKey) the caller must be the agent's current key.
+    /// @dev Steps 1 and 2: paused, revoked, then (if checkKey) AgentUnknown(caller). Only for a caller already known not to
+    ///      be the agent's current key (executeAsAgent's fast check failed), or with checkKey false (the views).
     /// @param head the layout's slot 0 (paused flag in its low byte)
     /// @param a0 the agent's slot 0 (key, validAfter, validUntil)
     function _checkIdentity(
@@ -172,8 +173,6 @@ contract AgentAccount is Account, EIP712, ERC7739, ERC7821, UUPSUpgradeable, IAg
     ) private pure returns (bytes memory v) {
         if (head & 0xff != 0) return abi.encodeWithSelector(AgentsPaused.selector);
         address key = address(uint160(a0));
-        // the common case first: the caller is the current key (then the agent is not revoked)
-        if (key == caller && key != address(0)) return v;
         if (key == address(0) && a0 >> AgentStorage.VALID_UNTIL_SHIFT != 0) {
             return abi.encodeWithSelector(AgentIsRevoked.selector, agentId);
         }

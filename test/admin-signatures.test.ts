@@ -20,6 +20,8 @@ import {
 } from "viem";
 import { signMessage as sign7739Message, signTypedData as sign7739TypedData } from "viem/experimental/erc7739";
 
+import { transferWithAuthorizationTypes } from "../src/x402/lane.js";
+
 import {
   type AdminWorld,
   ERC1271_INVALID,
@@ -313,17 +315,6 @@ describe("grantAgentBySig", function () {
 
 // ---------------------------------------------------------------- ERC-1271 / ERC-7739
 
-const TRANSFER_WITH_AUTHORIZATION = {
-  TransferWithAuthorization: [
-    { name: "from", type: "address" },
-    { name: "to", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "validAfter", type: "uint256" },
-    { name: "validBefore", type: "uint256" },
-    { name: "nonce", type: "bytes32" },
-  ],
-} as const;
-
 describe("isValidSignature (ERC-1271 with ERC-7739)", function () {
   async function erc1271World() {
     const s = await sigWorld();
@@ -340,7 +331,7 @@ describe("isValidSignature (ERC-1271 with ERC-7739)", function () {
     };
     const typedData = {
       domain: usdcDomain,
-      types: TRANSFER_WITH_AUTHORIZATION,
+      types: transferWithAuthorizationTypes,
       primaryType: "TransferWithAuthorization" as const,
       message: authorization,
     };

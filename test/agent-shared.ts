@@ -13,7 +13,6 @@ import {
   concat,
   decodeErrorResult,
   decodeEventLog,
-  encodeAbiParameters,
   encodeErrorResult,
   encodeFunctionData,
   getAddress,
@@ -38,6 +37,7 @@ import {
   nonceKeyOf,
   policy,
   userOp,
+  encodeBatch,
 } from "./helpers/stopline.js";
 
 export const HOUR = 3_600n;
@@ -58,18 +58,8 @@ export const SEL = {
 } as const;
 
 /** ERC-7821 batch mode with default exec type (what `execute` accepts). */
-export const BATCH_MODE: Hex = "0x0100000000000000000000000000000000000000000000000000000000000000";
-const EXECUTIONS = [
-  {
-    type: "tuple[]",
-    components: [
-      { name: "target", type: "address" },
-      { name: "value", type: "uint256" },
-      { name: "callData", type: "bytes" },
-    ],
-  },
-] as const;
-export const encodeExecutions = (calls: Execution[]): Hex => encodeAbiParameters(EXECUTIONS, [calls]);
+export { BATCH_MODE } from "./helpers/stopline.js";
+export const encodeExecutions = encodeBatch;
 
 /** Hour of week as SPEC section 2 defines it (h = 0 is Monday 00:00-00:59 UTC). */
 export const hourOfWeek = (t: bigint): bigint => (t / HOUR + 72n) % 168n;

@@ -20,7 +20,6 @@ import {
   createPublicClient,
   createWalletClient,
   decodeEventLog,
-  encodeAbiParameters,
   encodeErrorResult,
   encodeFunctionData,
   getAddress,
@@ -61,6 +60,8 @@ import {
   agentIdFor,
   hdKey,
   limit,
+  BATCH_MODE,
+  encodeBatch,
 } from "./helpers/stopline.js";
 
 type Artifact = { abi: Abi; bytecode: Hex };
@@ -75,18 +76,6 @@ function rpcErrorOf(error: unknown): RpcRequestError {
   return rpc as RpcRequestError;
 }
 
-/** ERC-7821 batch mode (single batch, revert on failure, no opData). */
-const BATCH_MODE: Hex = "0x0100000000000000000000000000000000000000000000000000000000000000";
-const EXECUTIONS = [
-  {
-    type: "tuple[]",
-    components: [
-      { name: "target", type: "address" },
-      { name: "value", type: "uint256" },
-      { name: "callData", type: "bytes" },
-    ],
-  },
-] as const;
 const VALIDATE_USER_OP = toFunctionSelector(
   "validateUserOp((address,uint256,bytes,bytes,bytes32,uint256,bytes32,bytes,bytes),bytes32,uint256)",
 );
@@ -220,7 +209,7 @@ describe("End to end with anvil and the Alto bundler (safe mode)", function () {
         return encodeFunctionData({
           abi: accountAbi,
           functionName: "execute",
-          args: [BATCH_MODE, encodeAbiParameters(EXECUTIONS, [batch])],
+          args: [BATCH_MODE, encodeBatch(batch)],
         });
       },
       async getAddress() {

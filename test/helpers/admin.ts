@@ -9,7 +9,6 @@ import {
   type Hex,
   type TransactionReceipt,
   decodeErrorResult,
-  encodeAbiParameters,
   encodeFunctionData,
   getAddress,
   keccak256,
@@ -32,10 +31,11 @@ import {
   policy,
   userOp,
   type TokenLimitInput,
+  BATCH_MODE,
+  encodeBatch,
 } from "./stopline.js";
+export { BATCH_MODE, encodeBatch } from "./stopline.js";
 
-/** ERC-7821 batch mode (call type 0x01, default exec type, no selector, no opData). */
-export const BATCH_MODE: Hex = "0x0100000000000000000000000000000000000000000000000000000000000000";
 /** ERC-1967 implementation slot. */
 export const IMPLEMENTATION_SLOT: Hex = "0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc";
 export const ERC1271_MAGIC: Hex = "0x1626ba7e";
@@ -47,20 +47,6 @@ export const OWNER_OP_CALL_GAS = 2_000_000n;
 /** How the owner reaches an owner function (SPEC section 4). */
 export type Way = "the owner key" | "an owner execute batch" | "an owner UserOperation";
 export const WAYS: Way[] = ["the owner key", "an owner execute batch", "an owner UserOperation"];
-
-const EXECUTIONS = [
-  {
-    type: "tuple[]",
-    components: [
-      { name: "target", type: "address" },
-      { name: "value", type: "uint256" },
-      { name: "callData", type: "bytes" },
-    ],
-  },
-] as const;
-
-/** ERC-7821 batch executionData: abi.encode(Execution[]). */
-export const encodeBatch = (calls: Execution[]): Hex => encodeAbiParameters(EXECUTIONS, [calls]);
 
 /** callData of `execute(BATCH_MODE, abi.encode(calls))` on the account. */
 export function executeCallData(s: Stopline, calls: Execution[]): Hex {

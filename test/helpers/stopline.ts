@@ -7,6 +7,7 @@ import {
   type Address,
   type Hex,
   concat,
+  encodeAbiParameters,
   encodeFunctionData,
   getAddress,
   keccak256,
@@ -80,6 +81,23 @@ export type AgentPolicy = {
   merchants: Address[];
 };
 export type Execution = { target: Address; value: bigint; callData: Hex };
+
+/** ERC-7821 batch mode (call type 0x01, default exec type, no selector, no opData). */
+export const BATCH_MODE: Hex = "0x0100000000000000000000000000000000000000000000000000000000000000";
+
+const EXECUTIONS = [
+  {
+    type: "tuple[]",
+    components: [
+      { name: "target", type: "address" },
+      { name: "value", type: "uint256" },
+      { name: "callData", type: "bytes" },
+    ],
+  },
+] as const;
+
+/** ERC-7821 batch executionData (and the tail of executeAsAgent's arguments): abi.encode(Execution[]). */
+export const encodeBatch = (calls: Execution[]): Hex => encodeAbiParameters(EXECUTIONS, [calls]);
 
 /** An agent id whose low 192 bits (its nonce key) are `n`. */
 export const agentIdFor = (n: number | bigint, high = 0n): Hex => toHex((high << 192n) | BigInt(n), { size: 32 });

@@ -335,7 +335,9 @@ describe("Documentation snippets, run against anvil and Alto from the packed pac
         limits: [{ token: usdc, perPayment: "25", perPeriod: "40", lifetime: "1000" }],
         merchants: [merchant],
         period: "1d",
-        validity: { from: "now" },
+        // valid from an hour before the chain's time: anvil mines the setup's blocks a second apart, faster than the
+        // wall clock, and Alto checks an op's validAfter against the wall clock
+        validity: { from: Number((await publicClient.getBlock()).timestamp) - 3600 },
         gasBudget: "0.5",
         mandate: { text: "Buy API credits for the research agent, at most 40 USDC a day" },
         address: account,

@@ -499,6 +499,31 @@ describe("x402 lane (SPEC section 7)", function () {
         await refusedEverywhere(w, a, "AgentIsRevoked", [w.agentId]);
       });
 
+      it("an agent never granted (AgentNotFound; its lane period is 0), or one not yet valid", async function () {
+        const w = await networkHelpers.loadFixture(laneWorld);
+        await openLane(w);
+        const a = await laneAuth(w);
+        const unknown = agentIdFor(99);
+        expectError(
+          (await w.account.read.checkLanePayment([
+            unknown,
+            w.usdc.address,
+            0n,
+            a.to,
+            a.value,
+            a.validAfter,
+            a.validBefore,
+          ])) as Hex,
+          w.account.abi,
+          "AgentNotFound",
+          [unknown],
+        );
+        expect(await w.account.read.lanePeriodOf([unknown, a.validAfter])).to.equal(0n);
+        const t = await now();
+        await w.account.write.updatePolicy([w.agentId, { ...w.lanePolicy, validAfter: Number(t + 100n) }]);
+        await refusedEverywhere(w, a, "AgentNotYetValid", [w.agentId, t + 100n]);
+      });
+
       it("an unlisted token, or a listed token whose lane is off", async function () {
         const w = await networkHelpers.loadFixture(laneWorld);
         await openLane(w);

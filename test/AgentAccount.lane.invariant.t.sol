@@ -51,10 +51,8 @@ contract SolTestLaneHandler is SolTestBase {
     uint256 public lifetimeBreaches;
     uint256 public forbiddenLanePays; // paused, retired or foreign key, non-merchant, over laneMax, outside the window
     uint256 public viewMismatches; // checkLanePayment and the settlement disagree
-    mapping(bytes4 => uint256) public refusedBy;
     uint256 public lanePays;
     uint256 public laneRefusals;
-    uint256 public ordinaryPays;
     uint256 public openings;
 
     constructor() {
@@ -107,7 +105,6 @@ contract SolTestLaneHandler is SolTestBase {
         // the view explains the account's answer: a payment by the current key inside the token's own window settles
         // exactly when checkLanePayment finds nothing wrong
         if (currentKey && validBefore > block.timestamp && settled != (violation.length == 0)) ++viewMismatches;
-        if (violation.length != 0) ++refusedBy[bytes4(violation)];
         if (settled) {
             ++lanePays;
             uint256 moved = before - usdc.balanceOf(address(account));
@@ -139,7 +136,6 @@ contract SolTestLaneHandler is SolTestBase {
         uint256 before = usdc.balanceOf(address(account));
         vm.prank(vm.addr(_keyPks[a][_keyPks[a].length - 1]));
         try account.executeAsAgent(agentIds[a], calls) {
-            ++ordinaryPays;
             _book(a, before - usdc.balanceOf(address(account)));
         } catch {}
     }

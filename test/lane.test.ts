@@ -52,7 +52,8 @@ import {
   userOp,
 } from "./helpers/stopline.js";
 
-const { viem, networkHelpers } = await network.create();
+const conn = await network.create();
+const { viem, networkHelpers } = conn;
 
 const DAY = 86_400n;
 const HOUR = 3_600n;
@@ -64,9 +65,7 @@ const M = USDC(10); // largest lane payment
 /** The fixture's agent, with a lane of N payments of at most M on the test USDC. */
 async function laneWorld() {
   await networkHelpers.time.increaseTo(DAY0 + 10n * HOUR);
-  const s = await deployStopline({ viem, networkHelpers } as never, {
-    agentPolicy: {},
-  });
+  const s = await deployStopline(conn);
   const lanePolicy = policy({
     ...s.agentPolicy,
     limits: [limit({ ...s.agentPolicy.limits[0], laneCount: N, laneMax: M })],
@@ -216,7 +215,7 @@ const opened = (w: W, period: bigint, slots: bigint, settled: [bigint, bigint, b
   token: w.usdc.address,
   period,
   slots,
-  laneMax: slots === 0n && period === 0n ? 0n : M,
+  laneMax: M,
   settledPeriod: settled[0],
   usedInSettled: settled[1],
   givenBack: settled[2],
@@ -357,7 +356,7 @@ describe("x402 lane (SPEC section 7)", function () {
       same(await w.account.read.spent([w.agentId, w.usdc.address]), [0n, 0n]);
     });
 
-    it("is open to the owner key and to owner batches, as well as to the agent's key", async function () {
+    it("is open to owner batches and to the owner key, as well as to the agent's key", async function () {
       const w = await networkHelpers.loadFixture(laneWorld);
       const p = periodOf(await now());
       const data = encodeFunctionData({
@@ -372,6 +371,11 @@ describe("x402 lane (SPEC section 7)", function () {
       });
       const receipt = await send(w, "owner", w.accountAddress, batch);
       expectEvents(receipt, w.account.abi, "LaneOpened", w.accountAddress, [opened(w, p, 3n)]);
+      // the owner key itself, in the next period (the batch opened this one)
+      await networkHelpers.time.increaseTo(p + HOUR);
+      expectEvents(await openLane(w, "owner"), w.account.abi, "LaneOpened", w.accountAddress, [
+        opened(w, p + DAY, 3n, [p, 0n, 3n * M]),
+      ]);
     });
   });
 

@@ -13,13 +13,14 @@ import {
   parseEventLogs,
 } from "viem";
 import type { SmartAccount } from "viem/account-abstraction";
-import { getBlock, readContract, waitForTransactionReceipt, writeContract } from "viem/actions";
+import { getBlock, readContract, waitForTransactionReceipt } from "viem/actions";
 import { getAction } from "viem/utils";
 
 import { agentAccountAbi } from "../abis/generated.js";
 import { STOPLINE_ERRORS } from "../errors/decode.js";
 import { explainGuardrailViolation } from "../errors/explain.js";
-import { toGuardrailError } from "../errors/guardrail.js";
+import { GuardrailViolationError, toGuardrailError } from "../errors/guardrail.js";
+import { type OpenLaneParameters, openLane } from "../actions/openLane.js";
 
 /** The lane of one agent and token: the period it is open for (0 = never opened), its slots and its laneMax. */
 export type LaneState = { period: bigint; slots: bigint; laneMax: bigint };
@@ -146,20 +147,16 @@ export async function ensureLaneOpen(
     logs = receipt.receipt.logs;
   } else {
     try {
-      transactionHash = await getAction(
-        client,
-        writeContract,
-        "writeContract",
-      )({
+      transactionHash = await openLane(client, {
         address,
-        abi: agentAccountAbi,
-        functionName: "openLane",
-        args: [agentId, token],
-        account: parameters.account ?? client.account ?? null,
-        chain: client.chain ?? null,
-      } as never);
+        agentId,
+        token,
+        account: parameters.account ?? client.account,
+        chain: client.chain,
+      } as OpenLaneParameters);
     } catch (e) {
-      throw await refusal(client, address, e);
+      // the action names the refusal; explain it again with what the chain knows (token symbol, policy)
+      throw await refusal(client, address, e instanceof GuardrailViolationError ? (e.cause ?? e) : e);
     }
     const receipt = await getAction(
       client,

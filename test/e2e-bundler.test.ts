@@ -50,6 +50,7 @@ import {
   processGroup,
   startAlto,
   startAnvil,
+  altoGasPrice,
 } from "./helpers/local-chain.js";
 import {
   ANY_HOUR,
@@ -152,16 +153,7 @@ describe("End to end with anvil and the Alto bundler (safe mode)", function () {
     maxFeePerGas: bigint;
   }) => (op.verificationGasLimit + op.callGasLimit + op.preVerificationGas) * op.maxFeePerGas;
   /** Alto's own gas price, as its fee precheck wants. */
-  const altoFees = async () => {
-    const prices = (await bundler.request({
-      method: "pimlico_getUserOperationGasPrice" as never,
-      params: [] as never,
-    })) as { fast: { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } };
-    return {
-      maxFeePerGas: BigInt(prices.fast.maxFeePerGas),
-      maxPriorityFeePerGas: BigInt(prices.fast.maxPriorityFeePerGas),
-    };
-  };
+  const altoFees = () => altoGasPrice(bundler);
   /** The violation the direct path gives: the agent key sends executeAsAgent itself (no preflight), estimation fails. */
   const directViolation = async (id: Hex, key: LocalAccount, calls: ReturnType<typeof erc20Payment>[]) => {
     const wallet = createWalletClient({ account: key, chain: foundry, transport: http(anvilUrl) });

@@ -47,6 +47,7 @@ import {
   processGroup,
   startAlto,
   startAnvil,
+  altoGasPrice,
 } from "./helpers/local-chain.js";
 import { ENTRY_POINT_ADDRESS, USDC, agentIdFor, hdKey, policy, rejection } from "./helpers/stopline.js";
 import { type X402Services, startX402Services } from "./helpers/x402.js";
@@ -286,16 +287,7 @@ describe("x402 end to end: facilitator, resource server and a Stopline agent pay
         transport: http(altoUrl),
         pollingInterval: 50,
         userOperation: {
-          estimateFeesPerGas: async () => {
-            const prices = (await bundler.request({
-              method: "pimlico_getUserOperationGasPrice" as never,
-              params: [] as never,
-            })) as { fast: { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } };
-            return {
-              maxFeePerGas: BigInt(prices.fast.maxFeePerGas),
-              maxPriorityFeePerGas: BigInt(prices.fast.maxPriorityFeePerGas),
-            };
-          },
+          estimateFeesPerGas: () => altoGasPrice(bundler),
         },
       });
 

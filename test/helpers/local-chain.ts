@@ -240,3 +240,17 @@ export async function startAlto(
   await waitForRpc(url, "eth_supportedEntryPoints", proc, opts.timeoutMs ?? 40_000);
   return { url, proc };
 }
+
+/** Alto's own gas price (`pimlico_getUserOperationGasPrice`, "fast"), which its fee precheck wants ops to pay. */
+export async function altoGasPrice(bundler: {
+  request: (args: { method: never; params: never }) => Promise<unknown>;
+}): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
+  const prices = (await bundler.request({
+    method: "pimlico_getUserOperationGasPrice" as never,
+    params: [] as never,
+  })) as { fast: { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } };
+  return {
+    maxFeePerGas: BigInt(prices.fast.maxFeePerGas),
+    maxPriorityFeePerGas: BigInt(prices.fast.maxPriorityFeePerGas),
+  };
+}

@@ -11,7 +11,6 @@ import { join, resolve } from "node:path";
 
 import { expect } from "chai";
 import {
-  type Abi,
   type Address,
   type Hex,
   type LocalAccount,
@@ -49,16 +48,13 @@ import {
   nonceFor,
   userOp,
 } from "./helpers/stopline.js";
-import { ENTRY_POINT_SALT, anvilCommand, freePort } from "./helpers/local-chain.js";
+import { type Artifact, ENTRY_POINT_SALT, anvilCommand, artifact, freePort } from "./helpers/local-chain.js";
 
 const require = createRequire(import.meta.url);
 const ROOT = resolve(import.meta.dirname, "..");
 const START = Date.parse("2026-11-27T12:00:00Z") / 1000;
 const MIDNIGHT = BigInt(Date.parse("2026-11-28T00:00:00Z") / 1000);
 
-type Artifact = { abi: Abi; bytecode: Hex };
-const artifact = (name: string, file = name): Artifact =>
-  JSON.parse(readFileSync(join(ROOT, `artifacts/contracts/${file}.sol/${name}.json`), "utf8"));
 const entryPointArtifact = require("@account-abstraction/contracts/artifacts/EntryPoint.json") as Artifact;
 const accountAbi = artifact("AgentAccount").abi;
 

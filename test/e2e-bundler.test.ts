@@ -5,12 +5,9 @@
 // with createBundlerClient(...).sendUserOperation({ account: await toStoplineAgentAccount(...), calls }); refusals are
 // decoded with the toolkit's decodeGuardrailViolation. The tests run in order: each starts from the state the previous
 // ones left. Anvil's clock is never moved while Alto runs (Alto checks validity windows against the wall clock).
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 
 import { expect } from "chai";
 import {
-  type Abi,
   type Address,
   type Hex,
   type LocalAccount,
@@ -51,6 +48,8 @@ import {
   startAlto,
   startAnvil,
   altoGasPrice,
+  type Artifact,
+  artifact,
 } from "./helpers/local-chain.js";
 import {
   ANY_HOUR,
@@ -64,10 +63,6 @@ import {
   BATCH_MODE,
   encodeBatch,
 } from "./helpers/stopline.js";
-
-type Artifact = { abi: Abi; bytecode: Hex };
-const hardhatArtifact = (name: string, file = name): Artifact =>
-  JSON.parse(readFileSync(join(import.meta.dirname, `../artifacts/contracts/${file}.sol/${name}.json`), "utf8"));
 
 /** The JSON-RPC error a bundler returned, found in viem's cause chain. */
 function rpcErrorOf(error: unknown): RpcRequestError {
@@ -124,9 +119,9 @@ describe("End to end with anvil and the Alto bundler (safe mode)", function () {
   let otherPaymaster: Address;
   let nonCompliant: Address;
   let nightHours: bigint;
-  const accountAbi = hardhatArtifact("AgentAccount").abi;
-  const factoryAbi = hardhatArtifact("AgentAccountFactory").abi;
-  const usdcAbi = hardhatArtifact("TestUSDC", "tokens/TestUSDC").abi;
+  const accountAbi = artifact("AgentAccount").abi;
+  const factoryAbi = artifact("AgentAccountFactory").abi;
+  const usdcAbi = artifact("TestUSDC", "tokens/TestUSDC").abi;
 
   const balanceOf = (who: Address) =>
     publicClient.readContract({
@@ -284,13 +279,13 @@ describe("End to end with anvil and the Alto bundler (safe mode)", function () {
             value,
           }),
         );
-      const implementation = await deploy(hardhatArtifact("AgentAccount"), [ENTRY_POINT_ADDRESS]);
-      factory = await deploy(hardhatArtifact("AgentAccountFactory"), [implementation]);
-      usdc = await deploy(hardhatArtifact("TestUSDC", "tokens/TestUSDC"), [keys.deployer.address]);
-      const paymaster = hardhatArtifact("AgentPathMockPaymaster", "test/AgentPathMocks");
+      const implementation = await deploy(artifact("AgentAccount"), [ENTRY_POINT_ADDRESS]);
+      factory = await deploy(artifact("AgentAccountFactory"), [implementation]);
+      usdc = await deploy(artifact("TestUSDC", "tokens/TestUSDC"), [keys.deployer.address]);
+      const paymaster = artifact("AgentPathMockPaymaster", "test/AgentPathMocks");
       allowedPaymaster = await deploy(paymaster, [ENTRY_POINT_ADDRESS]);
       otherPaymaster = await deploy(paymaster, [ENTRY_POINT_ADDRESS]);
-      nonCompliant = await deploy(hardhatArtifact("E2ENonCompliantAccount", "test/E2ENonCompliantAccount"), [
+      nonCompliant = await deploy(artifact("E2ENonCompliantAccount", "test/E2ENonCompliantAccount"), [
         ENTRY_POINT_ADDRESS,
       ]);
       for (const who of [allowedPaymaster, otherPaymaster, nonCompliant]) await depositFor(who, parseEther("1"));

@@ -12,8 +12,6 @@
 // (where the facilitator runs), Date.now by the same amount. The tests run in order, each from the state the previous
 // one left. Alto, which checks validity windows against the wall clock, is used before the clocks move (the policy's
 // window is open-ended, so moving them later does not matter to it).
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 
 import { x402Client } from "@x402/core/client";
 import { decodePaymentResponseHeader } from "@x402/core/http";
@@ -21,7 +19,6 @@ import { ExactEvmScheme } from "@x402/evm/exact/client";
 import { wrapFetchWithPayment } from "@x402/fetch";
 import { expect } from "chai";
 import {
-  type Abi,
   type Address,
   type Hex,
   type PublicClient,
@@ -48,13 +45,11 @@ import {
   startAlto,
   startAnvil,
   altoGasPrice,
+  type Artifact,
+  artifact,
 } from "./helpers/local-chain.js";
 import { ENTRY_POINT_ADDRESS, USDC, agentIdFor, hdKey, policy, rejection } from "./helpers/stopline.js";
 import { type X402Services, startX402Services } from "./helpers/x402.js";
-
-type Artifact = { abi: Abi; bytecode: Hex };
-const hardhatArtifact = (name: string, file = name): Artifact =>
-  JSON.parse(readFileSync(join(import.meta.dirname, `../artifacts/contracts/${file}.sol/${name}.json`), "utf8"));
 
 const HOUR = 3_600n;
 /** The agent's caps: 5 per payment, 10 per (hourly) period, 24 in total; a lane of 3 payments of at most 2. */
@@ -90,7 +85,7 @@ describe("x402 end to end: facilitator, resource server and a Stopline agent pay
   const gas = { lane: [] as bigint[], eoa: [] as bigint[] };
   const started = realNow();
 
-  const usdcAbi = hardhatArtifact("TestUSDC", "tokens/TestUSDC").abi;
+  const usdcAbi = artifact("TestUSDC", "tokens/TestUSDC").abi;
   const wallet = (key: (typeof keys)[keyof typeof keys]) =>
     createWalletClient({ account: key, chain: foundry, transport: http(anvilUrl), pollingInterval: 50 });
   const balanceOf = (who: Address) =>
@@ -231,10 +226,10 @@ describe("x402 end to end: facilitator, resource server and a Stopline agent pay
       await deployCanonicalEntryPoint(deployer, publicClient);
       const deploy = async (a: Artifact, args: unknown[]) =>
         (await mined(await deployer.deployContract({ abi: a.abi, bytecode: a.bytecode, args }))).contractAddress!;
-      const implementation = await deploy(hardhatArtifact("AgentAccount"), [ENTRY_POINT_ADDRESS]);
-      const factoryArtifact = hardhatArtifact("AgentAccountFactory");
+      const implementation = await deploy(artifact("AgentAccount"), [ENTRY_POINT_ADDRESS]);
+      const factoryArtifact = artifact("AgentAccountFactory");
       const factory = await deploy(factoryArtifact, [implementation]);
-      usdc = getAddress(await deploy(hardhatArtifact("TestUSDC", "tokens/TestUSDC"), [keys.deployer.address]));
+      usdc = getAddress(await deploy(artifact("TestUSDC", "tokens/TestUSDC"), [keys.deployer.address]));
       await mined(
         await owner.writeContract({
           address: factory,

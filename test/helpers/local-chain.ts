@@ -3,12 +3,21 @@
 // and test/docs-snippets.test.ts.
 // Alto checks validity windows against the wall clock, not the chain's: never move anvil's clock while Alto runs.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { type AddressInfo, createServer } from "node:net";
 import { dirname, join } from "node:path";
 
-import { type Account, type Chain, type Hex, type PublicClient, type Transport, type WalletClient, concat } from "viem";
+import {
+  type Abi,
+  type Account,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+  concat,
+} from "viem";
 
 import { DETERMINISTIC_DEPLOYER, ENTRY_POINT_ADDRESS } from "./stopline.js";
 
@@ -254,3 +263,9 @@ export async function altoGasPrice(bundler: {
     maxPriorityFeePerGas: BigInt(prices.fast.maxPriorityFeePerGas),
   };
 }
+
+export type Artifact = { abi: Abi; bytecode: Hex };
+
+/** A compiled contract of this repository (`npx hardhat build`), for tests that deploy to a node of their own. */
+export const artifact = (name: string, file = name): Artifact =>
+  JSON.parse(readFileSync(join(import.meta.dirname, `../../artifacts/contracts/${file}.sol/${name}.json`), "utf8"));

@@ -20,6 +20,20 @@ export const LANE_SIGNATURE_TAG: Hex = "0x4c414e45";
 /** A lane signature's length in bytes: the tag and ten ABI words. Never 65, so never taken for an ECDSA signature. */
 export const LANE_SIGNATURE_LENGTH = 4 + 10 * 32;
 
+/** EIP-3009's `authorizationState(authorizer, nonce)`: whether the token already used (or canceled) a nonce. */
+export const authorizationStateAbi = [
+  {
+    type: "function",
+    name: "authorizationState",
+    stateMutability: "view",
+    inputs: [
+      { name: "authorizer", type: "address" },
+      { name: "nonce", type: "bytes32" },
+    ],
+    outputs: [{ type: "bool" }],
+  },
+] as const;
+
 /** EIP-3009's `TransferWithAuthorization` struct, as USDC (and the test USDC) hash it. */
 export const transferWithAuthorizationTypes = {
   TransferWithAuthorization: [

@@ -15,13 +15,13 @@ import {
 import { getBlock, getChainId, readContract } from "viem/actions";
 import { getAction } from "viem/utils";
 
-import { agentAccountAbi, testUsdcAbi } from "../abis/generated.js";
+import { agentAccountAbi } from "../abis/generated.js";
 import { checkLanePayment } from "../actions/checkLanePayment.js";
 import { toGuardrailError } from "../errors/guardrail.js";
 import type { TokenMetadata } from "../types.js";
 import { type EnsureLaneOpenParameters, ensureLaneOpen, readLane } from "./ensureLaneOpen.js";
 import { X402PaymentError } from "./errors.js";
-import { type SignedLaneAuthorization, laneNonce, signLaneAuthorization } from "./lane.js";
+import { type SignedLaneAuthorization, authorizationStateAbi, laneNonce, signLaneAuthorization } from "./lane.js";
 
 /** A facilitator accepts an authorization only while `validBefore >= its clock + 6` (checked again at settlement). */
 export const FACILITATOR_VALID_BEFORE_MARGIN = 6n;
@@ -218,7 +218,7 @@ export class StoplineX402Scheme {
       const nonce = laneNonce({ address, agentId, token, period, i });
       const used = await read({
         address: token,
-        abi: testUsdcAbi,
+        abi: authorizationStateAbi,
         functionName: "authorizationState",
         args: [address, nonce],
       });
